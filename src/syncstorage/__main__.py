@@ -1,0 +1,3 @@
+from syncstorage.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""Every setting of the server, in one typed object.
+
+Each field can be given in the environment as SYNCSTORAGE_<NAME IN CAPITALS>
+(e.g. SYNCSTORAGE_PUBLIC_URL). Command-line flags override the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYNCSTORAGE_", extra="forbid")
+
+    # --- where it runs ---
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # The URL clients use to reach this server, path prefix included
+    # (e.g. https://example.org/sync). Default: http://<host>:<port>.
+    public_url: str | None = None
+    data_dir: Path = Path("data")
+    # Default: a SQLite file in data_dir.
+    database_url: str | None = None
+
+    # --- secrets ---
+    # One secret (used whole, spaces included) or a JSON array of secrets,
+    # oldest first; tokens are minted with the last one. Default: generated
+    # on first start and kept in <data_dir>/master_secret.
+    master_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # --- Hawk ---
+    hawk_skew_window: int = Field(default=60, gt=0)
+    expired_token_timeout: int = Field(default=7200, ge=0)
+    force_public_url_host: bool = False
+
+    # --- limits advertised in /info/configuration (storage-api §0) ---
+    max_request_bytes: int = Field(default=2625536, gt=0)
+    max_post_bytes: int = Field(default=2621440, gt=0)
+    max_post_records: int = Field(default=100, gt=0)
+    max_record_payload_bytes: int = Field(default=2621440, gt=0)
+    max_total_bytes: int = Field(default=262144000, gt=0)
+    max_total_records: int = Field(default=10000, gt=0)
+    quota_enabled: bool = False
+    max_quota_limit: int = Field(default=2097152000, gt=0)
+
+    @field_validator("master_secret", mode="before")
+    @classmethod
+    def _parse_secrets(cls, value: object) -> object:
+        # A plain string is one secret, never split on whitespace
+        # (auth-and-tokens §2.1); a JSON array gives several.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [value] if value else []
+        return value
+
+    @field_validator("master_secret")
+    @classmethod
+    def _secrets_not_empty(cls, value: list[str]) -> list[str]:
+        if any(not s for s in value):
+            raise ValueError("a master secret may not be empty")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_consistent(self) -> Settings:
+        # Clients size uploads from /info/configuration; these relations make
+        # every upload that respects the advertised limits acceptable.
+        if self.max_request_bytes < self.max_post_bytes + 4096:
+            raise ValueError("max_request_bytes must be at least max_post_bytes + 4096")
+        if self.max_record_payload_bytes < self.max_post_bytes:
+            raise ValueError("max_record_payload_bytes must be at least max_post_bytes")
+        if self.max_total_bytes < self.max_post_bytes:
+            raise ValueError("max_total_bytes must be at least max_post_bytes")
+        if self.max_total_records < self.max_post_records:
+            raise ValueError("max_total_records must be at least max_post_records")
+        return self
+
+    # --- derived values ---
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'syncstorage.db'}"

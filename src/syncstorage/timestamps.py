@@ -1,0 +1,47 @@
+"""Sync timestamps: seconds with exactly two decimals, held as integer ms.
+
+The protocol speaks in seconds with two decimals ("1700000000.12"); the
+database stores integer milliseconds that are always a multiple of 10.
+No binary float is ever involved between the clock, the column and the JSON
+text, so a value read back is exactly the value written (storage-api §4).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+# A client-supplied timestamp: plain decimal text, no sign, no exponent.
+# Anything else (negative, NaN, "1e9", "abc") is a 400 for the caller.
+_DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$")
+
+
+def now_ms() -> int:
+    """The server's "now", rounded *up* to the next 10 ms (Python server rule)."""
+    ns = time.time_ns()
+    # ceil(ns / 10ms) * 10 in integer arithmetic
+    return -(-ns // 10_000_000) * 10
+
+
+def parse_ms(text: str) -> int:
+    """Parse a client timestamp ("1700000000.123") into integer ms.
+
+    Rounds up to two decimals, as the spec requires. Raises ValueError on
+    anything that is not a non-negative decimal number.
+    """
+    text = text.strip()
+    if not _DECIMAL_RE.match(text):
+        raise ValueError(f"invalid timestamp {text!r}")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the regex prevents it
+        raise ValueError(f"invalid timestamp {text!r}") from exc
+    centis = int(value.scaleb(2).to_integral_value(rounding=ROUND_CEILING))
+    return centis * 10
+
+
+def format_ms(ms: int) -> str:
+    """Render integer ms as seconds with exactly two decimals: 1700000000120 -> "1700000000.12"."""
+    centis = ms // 10
+    return f"{centis // 100}.{centis % 100:02d}"
