@@ -335,7 +335,7 @@ def test_other_ipv6_host():
     ({"host": "[::1"}, "https", "malformed host header"),
     ({"host": "[::1]x"}, "https", "malformed host header"),
     ({"host": ":443"}, "https", "malformed host header"),
-    ({"host": "h", "x-forwarded-port": "eighty"}, "https", "malformed host header"),
+    ({"host": "h", "x-forwarded-port": "eighty"}, "https", "malformed X-Forwarded-Port"),
     ({"host": "h"}, "ws", "unknown scheme"),
 ])
 def test_bad_host(headers, scheme, reason):
