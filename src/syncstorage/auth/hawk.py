@@ -42,7 +42,7 @@ def parse_authorization(value: str) -> dict[str, str]:
     Raises AuthError for another scheme, bad syntax, a duplicated or refused
     attribute, or a missing required one (§5 step 1).
     """
-    scheme, _, rest = value.strip().partition(" ")
+    scheme, rest = (value.split(None, 1) + ["", ""])[:2]
     if scheme.lower() != "hawk":  # auth schemes are case-insensitive (RFC 7235)
         raise AuthError("authorization scheme is not Hawk")
     attributes: dict[str, str] = {}
