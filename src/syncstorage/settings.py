@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     quota_enabled: bool = False
     max_quota_limit: int = Field(default=2097152000, gt=0)
 
+    # --- metrics (docs/operations.md "Metrics"); all off by default ---
+    # Prometheus: served by the app at metrics_path, or, when metrics_port is
+    # set, on that port of `host` instead (and not by the app).
+    metrics_enabled: bool = False
+    metrics_path: str = "/__metrics__"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # statsd: one UDP datagram per observation, sent when statsd_host is set.
+    statsd_host: str | None = None
+    statsd_port: int = Field(default=8125, ge=1, le=65535)
+    statsd_prefix: str = Field(default="syncstorage", pattern=r"^[A-Za-z0-9_.-]*$")
+
     @field_validator("master_secret", mode="before")
     @classmethod
     def _parse_secrets(cls, value: object) -> object:
@@ -68,6 +79,15 @@ class Settings(BaseSettings):
     def _secrets_not_empty(cls, value: list[str]) -> list[str]:
         if any(not s for s in value):
             raise ValueError("a master secret may not be empty")
+        return value
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _check_metrics_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() or c in "?#%" for c in value):
+            raise ValueError('must be a plain path starting with "/"')
+        if value.startswith(("/1.5/", "/1.0/")):
+            raise ValueError("may not be below /1.5/ or /1.0/ (the storage API and tokenserver)")
         return value
 
     @field_validator("public_url")
@@ -92,6 +112,8 @@ class Settings(BaseSettings):
             raise ValueError("max_total_bytes must be at least max_post_bytes")
         if self.max_total_records < self.max_post_records:
             raise ValueError("max_total_records must be at least max_post_records")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port")
         return self
 
     # --- derived values ---

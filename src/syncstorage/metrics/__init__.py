@@ -1,0 +1,194 @@
+"""Every metric of the server, and the calls the other layers make to record them.
+
+Prometheus (`metrics_enabled`) and statsd (`statsd_host`) are both off by
+default; `configure(settings)` (called by `create_app`) switches them for the
+whole process. The `observe_*` functions are what the web layer, the storage
+backend and the tokenserver call: when both sinks are off each costs one
+global read and a return.
+
+Labels only ever carry bounded, non-secret values: route TEMPLATES (never the
+raw path with uids or ids), methods, statuses, outcome names. Names and
+labels are documented in docs/operations.md, "Metrics".
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from syncstorage.metrics.statsd import StatsdClient, statsd_route
+from syncstorage.settings import Settings
+
+# Down to 1 ms: the fast paths are expected to answer in a few ms (issue 6).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# max_post_records is 100 and max_total_records 10000 by default
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+# The `_count` series of the histogram is the request count.
+REQUEST_DURATION = Histogram(
+    "syncstorage_request_duration_seconds",
+    "Time from receiving a request to the end of its answer, by route template, method, status.",
+    ("route", "method", "status"),
+    buckets=LATENCY_BUCKETS,
+)
+WRITE_CONFLICTS = Counter(
+    "syncstorage_write_conflicts",
+    "Writes answered 503 because another write held the collection (storage-api §4.3).",
+)
+BATCH_RECORDS = Histogram(
+    "syncstorage_batch_records",
+    'Records per upload: kind="post" per POST request, kind="commit" per committed batch.',
+    ("kind",),
+    buckets=BATCH_BUCKETS,
+)
+TOKEN_VERIFICATIONS = Counter(
+    "syncstorage_token_verifications",
+    "Tokenserver requests by outcome: ok, or the reason the credentials were refused.",
+    ("outcome",),
+)
+
+# The outcomes the tokenserver reports (auth-and-tokens §12 statuses, plus
+# "unavailable" when FxA cannot be reached); anything else is counted as
+# "other" so a label never takes an unbounded set of values.
+TOKEN_OUTCOMES = frozenset(
+    (
+        "ok",
+        "invalid-credentials",
+        "invalid-key-id",
+        "invalid-client-state",
+        "invalid-generation",
+        "invalid-keysChangedAt",
+        "new-users-disabled",
+        "user-not-allowed",
+        "unauthorized",
+        "bad-request",
+        "unavailable",
+        "internal-error",
+    )
+)
+BATCH_KINDS = frozenset(("post", "commit"))
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
+
+_prometheus = False
+_statsd: StatsdClient | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Switch the sinks on or off for this process (the last call wins)."""
+    global _prometheus, _statsd
+    if _statsd is not None:
+        _statsd.close()
+    _prometheus = settings.metrics_enabled
+    _statsd = (
+        StatsdClient(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
+        if settings.statsd_host
+        else None
+    )
+    _request_series.clear()
+
+
+def enabled() -> bool:
+    return _prometheus or _statsd is not None
+
+
+# (route, method, status) -> (histogram child, statsd name), None for a sink
+# that is off. The label lookup takes a lock and builds a tuple; this dict is
+# one hash per request. Bounded: route templates x METHODS x statuses.
+_request_series: dict[tuple[str, str, int], tuple[Histogram | None, str | None]] = {}
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    if method not in METHODS:
+        method = "other"
+    key = (route, method, status)
+    series = _request_series.get(key)
+    if series is None:
+        series = _request_series[key] = (
+            REQUEST_DURATION.labels(route, method, str(status)) if _prometheus else None,
+            f"request.{statsd_route(route)}.{method}.{status}" if _statsd is not None else None,
+        )
+    histogram, statsd_name = series
+    if histogram is not None:
+        histogram.observe(seconds)
+    if statsd_name is not None:
+        _statsd.send(statsd_name, f"{seconds * 1000:.3f}", "ms")
+
+
+def observe_conflict() -> None:
+    if _prometheus:
+        WRITE_CONFLICTS.inc()
+    if _statsd is not None:
+        _statsd.send("write_conflicts", "1", "c")
+
+
+def observe_batch(records: int, kind: str = "post") -> None:
+    """`records` in one POST (kind "post") or one committed batch ("commit")."""
+    if kind not in BATCH_KINDS:
+        raise ValueError(f"unknown batch kind {kind!r}")
+    if _prometheus:
+        BATCH_RECORDS.labels(kind).observe(records)
+    if _statsd is not None:
+        # plain statsd has no histogram type; timers are its distributions
+        _statsd.send(f"batch_records.{kind}", str(records), "ms")
+
+
+def observe_token_verification(outcome: str) -> None:
+    if outcome not in TOKEN_OUTCOMES:
+        outcome = "other"
+    if _prometheus:
+        TOKEN_VERIFICATIONS.labels(outcome).inc()
+    if _statsd is not None:
+        _statsd.send(f"token_verifications.{outcome}", "1", "c")
+
+
+# --- database pools, read at scrape time ---
+
+_engines: dict[str, weakref.ref] = {}
+
+
+def track_pool(engine, name: str) -> None:
+    """Report `engine`'s connection pool as `pool=name` (e.g. "storage",
+    "tokenserver"). Costs nothing per request: the pool is read when
+    Prometheus scrapes. Held weakly, and `engine.pool` is read each time
+    because `engine.dispose()` replaces it."""
+    _engines[name] = weakref.ref(engine)
+
+
+class _PoolCollector(Collector):
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        size, checked_out = self._families()
+        if _prometheus:
+            for name, ref in list(_engines.items()):
+                pool = getattr(ref(), "pool", None)
+                # QueuePool (every file or server database) counts; the
+                # others (e.g. StaticPool for in-memory SQLite) have no size.
+                if hasattr(pool, "checkedout") and hasattr(pool, "size"):
+                    size.add_metric([name], pool.size())
+                    checked_out.add_metric([name], pool.checkedout())
+        return [size, checked_out]
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "syncstorage_db_pool_size",
+                "Connections the pool keeps open (its configured size).",
+                labels=["pool"],
+            ),
+            GaugeMetricFamily(
+                "syncstorage_db_pool_checked_out",
+                "Connections in use by requests right now (may exceed size by the overflow).",
+                labels=["pool"],
+            ),
+        )
+
+
+POOL_COLLECTOR = _PoolCollector()
+REGISTRY.register(POOL_COLLECTOR)
