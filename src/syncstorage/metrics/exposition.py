@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -32,6 +33,19 @@ log = logging.getLogger(__name__)
 
 def multiprocess_mode() -> bool:
     return "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+
+def prepare_worker_processes(settings: Settings, workers: int) -> None:
+    """Call before starting several worker processes: unless the operator
+    chose a PROMETHEUS_MULTIPROC_DIR, use a fresh <data_dir>/prometheus
+    (samples of an earlier run would be summed with this one's). The workers
+    inherit the variable and start in multiprocess mode."""
+    if workers <= 1 or not settings.metrics_enabled or multiprocess_mode():
+        return
+    directory = settings.data_dir / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
 @cache

@@ -1,0 +1,60 @@
+"""Several worker processes: prometheus-client's multiprocess mode sums what
+every worker recorded, whichever process answers the scrape."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import syncstorage
+from syncstorage.metrics.exposition import multiprocess_mode, prepare_worker_processes
+from syncstorage.settings import Settings
+
+WORKER = """
+from syncstorage import metrics
+from syncstorage.settings import Settings
+metrics.configure(Settings(metrics_enabled=True))
+metrics.observe_conflict()
+metrics.observe_request("/1.5/{uid}/info/collections", "GET", 200, 0.002)
+"""
+SCRAPER = """
+from prometheus_client import generate_latest
+import syncstorage
+from syncstorage.metrics.exposition import exposition_registry
+print(generate_latest(exposition_registry()).decode())
+"""
+
+
+def _python(code: str, multiproc_dir: str) -> str:
+    src = os.path.dirname(os.path.dirname(syncstorage.__file__))
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir, "PYTHONPATH": src}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return result.stdout
+
+
+def test_samples_of_every_worker_are_summed(tmp_path):
+    for _ in range(2):
+        _python(WORKER, str(tmp_path))
+    text = _python(SCRAPER, str(tmp_path))
+    assert "syncstorage_write_conflicts_total 2.0" in text
+    route = 'method="GET",route="/1.5/{uid}/info/collections",status="200"'
+    assert f"syncstorage_request_duration_seconds_count{{{route}}} 2.0" in text
+
+
+def test_serve_with_workers_prepares_a_fresh_directory(tmp_path):
+    assert not multiprocess_mode()
+    settings = Settings(metrics_enabled=True, data_dir=tmp_path)
+    prepare_worker_processes(settings, workers=1)
+    assert not multiprocess_mode()
+    stale = tmp_path / "prometheus" / "counter_123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old run")
+    try:
+        prepare_worker_processes(settings, workers=2)
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus")
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    assert list((tmp_path / "prometheus").iterdir()) == []
