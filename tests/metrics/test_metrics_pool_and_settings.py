@@ -84,3 +84,21 @@ def test_environment_switches_metrics_on(monkeypatch):
     settings = Settings()
     assert settings.metrics_enabled and settings.metrics_port == 9102
     assert settings.statsd_host == "statsd.internal" and settings.statsd_port == 8125
+
+
+@pytest.mark.parametrize(
+    ("http_status", "status", "outcome"),
+    [
+        (401, "invalid-credentials", "invalid-credentials"),
+        (401, "invalid-generation", "invalid-generation"),
+        (403, "new-users-disabled", "new-users-disabled"),
+        (503, "internal-error", "internal-error"),
+        (503, "error", "unavailable"),  # FxA unreachable
+        (401, "error", "unauthorized"),  # no or malformed Authorization
+        (400, "error", "bad-request"),
+        (404, "error", "not-found"),
+        (418, "error", "other"),
+    ],
+)
+def test_token_outcome_of_each_error(http_status, status, outcome):
+    assert metrics.token_outcome(http_status, status) == outcome

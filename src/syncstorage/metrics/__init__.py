@@ -51,9 +51,10 @@ TOKEN_VERIFICATIONS = Counter(
     ("outcome",),
 )
 
-# The outcomes the tokenserver reports (auth-and-tokens §12 statuses, plus
-# "unavailable" when FxA cannot be reached); anything else is counted as
-# "other" so a label never takes an unbounded set of values.
+# The outcomes the tokenserver reports: "ok", the specific statuses of
+# auth-and-tokens §12, and names for its generic "error" status (see
+# token_outcome). Anything else counts as "other": a label never takes an
+# unbounded set of values.
 TOKEN_OUTCOMES = frozenset(
     (
         "ok",
@@ -66,10 +67,13 @@ TOKEN_OUTCOMES = frozenset(
         "user-not-allowed",
         "unauthorized",
         "bad-request",
+        "not-found",
         "unavailable",
         "internal-error",
     )
 )
+# The generic `error` status of §12, told apart by its HTTP status.
+_GENERIC_ERROR_OUTCOMES = {400: "bad-request", 401: "unauthorized", 404: "not-found", 503: "unavailable"}
 BATCH_KINDS = frozenset(("post", "commit"))
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
 
@@ -136,7 +140,15 @@ def observe_batch(records: int, kind: str = "post") -> None:
         _statsd.send(f"batch_records.{kind}", str(records), "ms")
 
 
+def token_outcome(http_status: int, status: str) -> str:
+    """The outcome of a refused tokenserver request, from its §12 answer."""
+    if status == "error":
+        return _GENERIC_ERROR_OUTCOMES.get(http_status, "other")
+    return status
+
+
 def observe_token_verification(outcome: str) -> None:
+    """`outcome` is "ok" or `token_outcome(...)` of the error answered."""
     if outcome not in TOKEN_OUTCOMES:
         outcome = "other"
     if _prometheus:
