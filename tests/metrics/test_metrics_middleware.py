@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from syncstorage import metrics
-from syncstorage.metrics.exposition import metrics_port_server, metrics_routes
+from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
 from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.settings import Settings
 
@@ -45,7 +45,7 @@ def build_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app):
-        with metrics_port_server(settings):
+        with metrics_lifespan(settings):
             yield
 
     routes = [

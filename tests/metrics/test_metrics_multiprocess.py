@@ -12,11 +12,19 @@ from syncstorage.metrics.exposition import multiprocess_mode, prepare_worker_pro
 from syncstorage.settings import Settings
 
 WORKER = """
+import sys
+import sqlalchemy as sa
 from syncstorage import metrics
 from syncstorage.settings import Settings
 metrics.configure(Settings(metrics_enabled=True))
 metrics.observe_conflict()
 metrics.observe_request("/1.5/{uid}/info/collections", "GET", 200, 0.002)
+engine = sa.create_engine("sqlite:///" + sys.argv[1], pool_size=3)
+metrics.track_pool(engine, "storage")
+held = engine.connect()  # still checked out when the scrape runs
+engine.connect().close()  # out and back in
+print("ready", flush=True)
+sys.stdin.read()  # alive until the test closes stdin
 """
 SCRAPER = """
 from prometheus_client import generate_latest
@@ -26,22 +34,38 @@ print(generate_latest(exposition_registry()).decode())
 """
 
 
-def _python(code: str, multiproc_dir: str) -> str:
+def _environment(multiproc_dir: str) -> dict[str, str]:
     src = os.path.dirname(os.path.dirname(syncstorage.__file__))
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir, "PYTHONPATH": src}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    return result.stdout
+    return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": multiproc_dir, "PYTHONPATH": src}
 
 
 def test_samples_of_every_worker_are_summed(tmp_path):
-    for _ in range(2):
-        _python(WORKER, str(tmp_path))
-    text = _python(SCRAPER, str(tmp_path))
+    multiproc_dir = tmp_path / "prometheus"
+    multiproc_dir.mkdir()
+    env = _environment(str(multiproc_dir))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(tmp_path / "db.sqlite")],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout.readline() == "ready\n"
+        scraped = subprocess.run(
+            [sys.executable, "-c", SCRAPER], env=env, capture_output=True, text=True, check=True
+        )
+    finally:
+        for worker in workers:
+            worker.communicate("")
+    text = scraped.stdout
     assert "syncstorage_write_conflicts_total 2.0" in text
     route = 'method="GET",route="/1.5/{uid}/info/collections",status="200"'
     assert f"syncstorage_request_duration_seconds_count{{{route}}} 2.0" in text
+    # each worker's pool: size 3, one connection held
+    assert 'syncstorage_db_pool_size{pool="storage"} 6.0' in text
+    assert 'syncstorage_db_pool_checked_out{pool="storage"} 2.0' in text
 
 
 def test_serve_with_workers_prepares_a_fresh_directory(tmp_path):

@@ -13,12 +13,7 @@ labels are documented in docs/operations.md, "Metrics".
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable
-
-from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import Counter, Histogram
 
 from syncstorage.metrics.statsd import StatsdClient, statsd_route
 from syncstorage.settings import Settings
@@ -99,6 +94,10 @@ def enabled() -> bool:
     return _prometheus or _statsd is not None
 
 
+def prometheus_enabled() -> bool:
+    return _prometheus
+
+
 # (route, method, status) -> (histogram child, statsd name), None for a sink
 # that is off. The label lookup takes a lock and builds a tuple; this dict is
 # one hash per request. Bounded: route templates x METHODS x statuses.
@@ -157,50 +156,5 @@ def observe_token_verification(outcome: str) -> None:
         _statsd.send(f"token_verifications.{outcome}", "1", "c")
 
 
-# --- database pools, read at scrape time ---
-
-_engines: dict[str, weakref.ref] = {}
-
-
-def track_pool(engine, name: str) -> None:
-    """Report `engine`'s connection pool as `pool=name` (e.g. "storage",
-    "tokenserver"). Costs nothing per request: the pool is read when
-    Prometheus scrapes. Held weakly, and `engine.pool` is read each time
-    because `engine.dispose()` replaces it."""
-    _engines[name] = weakref.ref(engine)
-
-
-class _PoolCollector(Collector):
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        size, checked_out = self._families()
-        if _prometheus:
-            for name, ref in list(_engines.items()):
-                pool = getattr(ref(), "pool", None)
-                # QueuePool (every file or server database) counts; the
-                # others (e.g. StaticPool for in-memory SQLite) have no size.
-                if hasattr(pool, "checkedout") and hasattr(pool, "size"):
-                    size.add_metric([name], pool.size())
-                    checked_out.add_metric([name], pool.checkedout())
-        return [size, checked_out]
-
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return self._families()
-
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                "syncstorage_db_pool_size",
-                "Connections the pool keeps open (its configured size).",
-                labels=["pool"],
-            ),
-            GaugeMetricFamily(
-                "syncstorage_db_pool_checked_out",
-                "Connections in use by requests right now (may exceed size by the overflow).",
-                labels=["pool"],
-            ),
-        )
-
-
-POOL_COLLECTOR = _PoolCollector()
-REGISTRY.register(POOL_COLLECTOR)
+# imported last: pools reads the switches above when it runs
+from syncstorage.metrics.pools import track_pool  # noqa: E402

@@ -4,8 +4,8 @@ a port of its own (`metrics_port`), never both.
 Several worker processes: prometheus-client's multiprocess mode, switched on
 by the PROMETHEUS_MULTIPROC_DIR environment variable (an empty directory,
 set before the server starts). Every worker then writes its samples to files
-there and whichever worker answers a scrape sums them all. The pool gauges
-are per process and are left out in that mode (docs/operations.md).
+there and whichever worker answers a scrape sums them all (the pool gauges
+then come from metrics/pools.py's events, not its collector).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, start_http_server
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -71,9 +71,19 @@ def metrics_routes(settings: Settings) -> list[Route]:
 
 
 @contextmanager
-def metrics_port_server(settings: Settings) -> Iterator[None]:
-    """Serves the metrics on `metrics_port` of `host` for as long as the app
-    runs (use it in the lifespan)."""
+def metrics_lifespan(settings: Settings) -> Iterator[None]:
+    """For the app's lifespan: serves `metrics_port` while the app runs and,
+    in multiprocess mode, removes this worker's live gauges when it stops."""
+    try:
+        with _port_server(settings):
+            yield
+    finally:
+        if multiprocess_mode():
+            mark_process_dead(os.getpid())
+
+
+@contextmanager
+def _port_server(settings: Settings) -> Iterator[None]:
     if not settings.metrics_enabled or settings.metrics_port is None:
         yield
         return
