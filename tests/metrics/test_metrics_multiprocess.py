@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import syncstorage
+from syncstorage import metrics
 from syncstorage.metrics.exposition import multiprocess_mode, prepare_worker_processes
 from syncstorage.settings import Settings
 
@@ -28,7 +31,10 @@ sys.stdin.read()  # alive until the test closes stdin
 """
 SCRAPER = """
 from prometheus_client import generate_latest
+import pytest
+
 import syncstorage
+from syncstorage import metrics
 from syncstorage.metrics.exposition import exposition_registry
 print(generate_latest(exposition_registry()).decode())
 """
@@ -82,3 +88,10 @@ def test_serve_with_workers_prepares_a_fresh_directory(tmp_path):
     finally:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     assert list((tmp_path / "prometheus").iterdir()) == []
+
+
+def test_a_missing_multiprocess_directory_stops_start_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="PROMETHEUS_MULTIPROC_DIR=.*missing is not a directory"):
+        metrics.configure(Settings(metrics_enabled=True))
+    metrics.configure(Settings())  # metrics off: not needed, no error

@@ -13,6 +13,8 @@ labels are documented in docs/operations.md, "Metrics".
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import Counter, Histogram
 
 from syncstorage.metrics.statsd import StatsdClient, statsd_route
@@ -79,6 +81,10 @@ _statsd: StatsdClient | None = None
 def configure(settings: Settings) -> None:
     """Switch the sinks on or off for this process (the last call wins)."""
     global _prometheus, _statsd
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if settings.metrics_enabled and directory is not None and not os.path.isdir(directory):
+        # else every request would fail writing its samples there
+        raise ValueError(f"PROMETHEUS_MULTIPROC_DIR={directory} is not a directory")
     if _statsd is not None:
         _statsd.close()
     _prometheus = settings.metrics_enabled
