@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from syncstorage.app import create_app
 from syncstorage.auth import derived_secret, hawk_header, make_token
 from syncstorage.settings import Settings
+from syncstorage.storage.sql.migrate import upgrade
 
 SECRET = "http-tests-master-secret"
 PUBLIC_URL = "http://localhost:8000"
@@ -105,6 +106,7 @@ def make_client(tmp_path) -> Iterator:
         settings = Settings(
             master_secret=[SECRET], database_url=database_url, data_dir=tmp_path, **overrides
         )
+        upgrade(settings.effective_database_url)  # the CLI does this before serving
         http = TestClient(create_app(settings), base_url=settings.effective_public_url)
         http.__enter__()  # runs the lifespan; closed below
         clients.append(http)
