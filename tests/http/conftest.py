@@ -101,12 +101,13 @@ class SyncClient:
 def make_client(tmp_path) -> Iterator:
     clients: list[TestClient] = []
 
-    def make(database_url: str, uid: int = 1, **overrides) -> SyncClient:
+    def make(database_url: str, uid: int = 1, *, migrate: bool = True, **overrides) -> SyncClient:
         overrides.setdefault("public_url", PUBLIC_URL)
         settings = Settings(
             master_secret=[SECRET], database_url=database_url, data_dir=tmp_path, **overrides
         )
-        upgrade(settings.effective_database_url)  # the CLI does this before serving
+        if migrate:
+            upgrade(settings.effective_database_url)  # the CLI does this before serving
         http = TestClient(create_app(settings), base_url=settings.effective_public_url)
         http.__enter__()  # runs the lifespan; closed below
         clients.append(http)

@@ -154,7 +154,7 @@ def test_offset_outside_newer_older_is_400(three):
     s = three.stamps
     r = three.get("/storage/col?limit=1")
     offset = r.headers["X-Weave-Next-Offset"]
-    assert_error(three.get(f"/storage/col?limit=1&offset={offset}&newer={s['c']}"), 400)
+    assert_error(three.get(f"/storage/col?limit=1&offset={offset}&older={s['b']}"), 400)
 
 
 def test_expired_items_are_not_listed(client):

@@ -183,11 +183,15 @@ def test_unknown_path_outside_the_api(client):
     assert_error(client.http.post(PUBLIC_URL + "/__heartbeat__"), 405)
 
 
-def test_heartbeat_reports_a_dead_database(make_client, tmp_path):
-    client = make_client(f"sqlite:///{tmp_path}/missing-dir/x.db")
+def test_unreachable_database(make_client):
+    # nothing listens on port 1
+    client = make_client("postgresql://postgres@127.0.0.1:1/none", migrate=False)
     r = client.http.get(PUBLIC_URL + "/__heartbeat__")
     assert r.status_code == 503
     assert r.json()["status"] == "Err"
+    r = client.get("/info/collections")
+    assert_error(r, 503)
+    assert r.headers["Retry-After"] == "10"
 
 
 # --- CORS (storage-api §15.2) ------------------------------------------------
