@@ -69,3 +69,10 @@ def test_unexpected_failure_is_500_body_0_and_logged(make_client, sqlite_url, ca
     assert "Traceback" not in r.text
     assert "X-Weave-Timestamp" in r.headers
     assert any(record.exc_info for record in caplog.records)
+
+
+def test_unreachable_nonce_store_is_503(make_client, sqlite_url):
+    client = make_client(sqlite_url, nonce_store_url="redis://127.0.0.1:1/0")
+    r = client.get("/info/collections")
+    assert_error(r, 503)
+    assert r.headers["Retry-After"] == "10"

@@ -194,3 +194,23 @@ def test_newlines_output(client, accept):
 @pytest.mark.parametrize("accept", ["x/yy", "text/html", "application/json;q=0"])
 def test_unacceptable_is_406(three, accept):
     assert_error(three.get("/storage/col", headers={"Accept": accept}), 406)
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("limit=99999999999999999999", ["c", "b", "a"]),
+        ("newer=99999999999999999999", []),
+        ("older=99999999999999999999", ["c", "b", "a"]),
+        ("newer=0.001", ["c", "b", "a"]),
+    ],
+)
+def test_huge_values_are_not_500(three, query, expected):
+    assert ids(three.get(f"/storage/col?{query}")) == expected
+
+
+@pytest.mark.parametrize("offset", ["99999999999999999999999:1", "1:99999999999999999999", "99999999999999999999"])
+def test_huge_offsets_are_not_500(three, offset):
+    for sort in ("newest", "oldest", "index"):
+        r = three.get(f"/storage/col?sort={sort}&offset={offset}&limit=1")
+        assert r.status_code in (200, 400), r.text
