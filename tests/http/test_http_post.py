@@ -124,6 +124,16 @@ def test_body_over_request_limit_is_413(make_client, sqlite_url):
     assert client.get("/info/collections").json() == {}
 
 
+def test_chunked_body_over_request_limit_is_413(make_client, sqlite_url):
+    # no Content-Length: the limit applies to the body actually read (§5.2)
+    client = make_client(sqlite_url, max_post_bytes=100, max_record_payload_bytes=100, max_request_bytes=4196)
+    chunks = [b'[{"id": "a", "payload": "', b"x" * 4000, b"x" * 4000, b'"}]']
+    r = client.post("/storage/col", content=iter(chunks))
+    assert "Content-Length" not in r.request.headers
+    assert_error(r, 413, 17)
+    assert client.get("/info/collections").json() == {}
+
+
 def test_default_limits_accept_a_full_post(client):
     # max_post_bytes of payload in one request still fits max_request_bytes (§0)
     items = [{"id": f"i{n:02d}", "payload": "x" * 26214} for n in range(100)]
