@@ -156,6 +156,7 @@ class StorageAPIRoute(BaseRoute):
             except ConflictError:
                 if time.monotonic() - started > _RETRY_WITHIN:
                     raise
+            log.debug("conflict on %s %s, retrying once", call.method, auth["path"])
             time.sleep(_RETRY_SLEEP)
             return handler(self.ctx, call)  # with a fresh session and T
         except ConflictError:
