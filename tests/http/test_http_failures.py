@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from test_http_routing import assert_error
+from http_support import assert_error
 
 from syncstorage.timestamps import format_ms, now_ms
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_http_items import BAD_CRYPTO
-from test_http_routing import assert_error
+from http_support import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture

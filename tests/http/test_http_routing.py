@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PUBLIC_URL, SECRET, credentials
+from http_support import PUBLIC_URL, SECRET, assert_error, credentials
 
 from syncstorage.auth import derived_secret, hawk_header, make_token
-
-
-def assert_error(response, status: int, code: int = 0) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    assert response.text == str(code)
 
 
 @pytest.mark.parametrize(
