@@ -17,7 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from syncstorage import metrics
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
+from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
+from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
 from syncstorage.web.api import StorageAPIRoute
@@ -28,6 +31,7 @@ from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
 
 
 def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlette:
+    metrics.configure(settings)
     if storage is None:
         from syncstorage.storage.sql import SQLStorage
 
@@ -38,12 +42,14 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     routes: list[BaseRoute] = [
         StorageAPIRoute(Context(settings, storage), authenticator),
         *ops_routes(settings, storage),
+        *metrics_routes(settings),
         # The tokenserver (syncstorage.tokenserver) mounts its routes here.
     ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        with metrics_lifespan(settings):
+            yield
         storage.close()
 
     app = Starlette(
@@ -51,6 +57,8 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
         middleware=[
             Middleware(CORSMiddleware, allowed_origin=settings.cors_allowed_origin),
             Middleware(PrefixMiddleware, prefix=public_url_prefix(settings.effective_public_url)),
+            # innermost: it reads the route the router writes into the scope
+            *([Middleware(MetricsMiddleware)] if metrics.enabled() else []),
         ],
         exception_handlers={404: _legacy_error, 405: _legacy_error, 500: _legacy_error},
         lifespan=lifespan,

@@ -19,6 +19,7 @@ from syncstorage import metrics
 from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
 from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.settings import Settings
+from syncstorage.web.routing import ROUTE_SCOPE_KEY
 
 DURATION = "syncstorage_request_duration_seconds"
 
@@ -36,7 +37,7 @@ class TemplatedByTheHandler:
     and names the template in the scope."""
 
     async def __call__(self, scope, receive, send):
-        scope["syncstorage.route"] = "/1.5/{uid}/storage/{collection}"
+        scope[ROUTE_SCOPE_KEY] = "/1.5/{uid}/storage/{collection}"
         await PlainTextResponse("ok", status_code=201)(scope, receive, send)
 
 

@@ -5,7 +5,7 @@ It must sit INSIDE the prefix middleware (last in Starlette's middleware
 list): that one passes a new scope dict on, and the route is written into the
 scope the router sees. The route comes from the HTTP layer, never from the
 raw path (which carries uids and ids): the storage API sets
-`scope["syncstorage.route"]` to its template; Starlette's router sets
+`scope[ROUTE_SCOPE_KEY]` to its template; Starlette's router sets
 `scope["route"]` for ordinary routes, whose `path` is their template.
 Requests no route claimed are recorded as "unmatched".
 """
@@ -17,15 +17,15 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncstorage import metrics
+from syncstorage.web.routing import ROUTE_SCOPE_KEY
 
-ROUTE_KEY = "syncstorage.route"
 UNMATCHED = "unmatched"
 # The client went away before any answer was sent (nginx's convention).
 CLIENT_CLOSED = 499
 
 
 def route_template(scope: Scope) -> str:
-    template = scope.get(ROUTE_KEY)
+    template = scope.get(ROUTE_SCOPE_KEY)
     if template is None:
         template = getattr(scope.get("route"), "path", None) or UNMATCHED
     return template

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from syncstorage import metrics
 from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
@@ -31,7 +32,7 @@ from syncstorage.web.errors import (
     HTTPError,
     error_body,
 )
-from syncstorage.web.routing import API_PREFIX, resolve
+from syncstorage.web.routing import API_PREFIX, ROUTE_SCOPE_KEY, TEMPLATES, resolve
 from syncstorage.web.validation import parse_query
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class StorageAPIRoute(BaseRoute):
         as_method = "GET" if method == "HEAD" else method
         raw_path = scope["raw_path"].decode("latin-1")
         target = resolve(raw_path)
+        scope[ROUTE_SCOPE_KEY] = TEMPLATES[target.route]
         handler = ROUTES[target.route].get(as_method)
         if handler is None:
             raise HTTPError(405)
@@ -159,6 +161,7 @@ class StorageAPIRoute(BaseRoute):
             time.sleep(_RETRY_SLEEP)
             return handler(self.ctx, call)  # with a fresh session and T
         except ConflictError:
+            metrics.observe_conflict()
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_CONFLICT}) from None
         except UnavailableError:
             log.warning("storage unavailable", exc_info=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from syncstorage import metrics
 from syncstorage.web import rendering
 from syncstorage.web.bodies import NEWLINES, parse_post
 from syncstorage.web.context import Call, Context, Result
@@ -42,6 +43,8 @@ def post_collection(ctx: Context, call: Call) -> Result:
     items = parse_post(
         call.body, call.headers.get("content-type"), call.target.collection, ctx.limits
     )
+    # as received (a POST retried after a same-slot conflict counts twice)
+    metrics.observe_batch(len(items.accepted))
     pre = Preconditions(call.headers)
     with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
         ts = s.collection_timestamp() or 0

@@ -27,6 +27,16 @@ INFO_NAMES = frozenset(
     ("collections", "quota", "collection_usage", "collection_counts", "configuration")
 )
 
+# Each route as metrics and logs name it: a template, never the path itself
+# (it holds the uid and ids). Handed on in scope[ROUTE_SCOPE_KEY].
+ROUTE_SCOPE_KEY = "syncstorage.route"
+TEMPLATES = {
+    "storage_root": "/1.5/{uid}/storage",
+    **{f"info/{name}": f"/1.5/{{uid}}/info/{name}" for name in INFO_NAMES},
+    "collection": "/1.5/{uid}/storage/{collection}",
+    "item": "/1.5/{uid}/storage/{collection}/{id}",
+}
+
 
 class Target(NamedTuple):
     """What a /1.5/ path names. `route` keys the method table of handlers."""

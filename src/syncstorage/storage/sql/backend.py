@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ... import timestamps
+from ... import metrics, timestamps
 from .. import (
     BSO,
     BSOUpdate,
@@ -74,6 +74,7 @@ class SQLStorage:
             self.url, pool_size=pool_size, pool_timeout=pool_timeout
         )
         self.engine = sa.create_engine(self.url, **options)
+        metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
         self.collection_ids = CollectionIdCache(collection_cache_size)
 
@@ -613,9 +614,10 @@ class SQLSession:
                 bu.c.batch == batch, bu.c.userid == self.userid, bu.c.collection == self.collection_id
             )
         )
-        self.conn.execute(
+        committed = self.conn.execute(
             sa.delete(items).where(items.c.batch == batch, items.c.userid == self.userid)
-        )
+        ).rowcount
+        metrics.observe_batch(committed, "commit")
         return self.now
 
 
