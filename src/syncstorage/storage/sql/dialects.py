@@ -222,7 +222,9 @@ class PostgresDialect(Dialect):
             # would wait forever; this turns the wait into 55P03 = conflict.
             autocommit = dbapi_connection.autocommit
             dbapi_connection.autocommit = True
-            dbapi_connection.execute(f"SET lock_timeout = {lock_ms}")
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {lock_ms}")
+            cursor.close()
             dbapi_connection.autocommit = autocommit
 
     def classify(self, exc):
@@ -260,11 +262,11 @@ class MySQLDialect(Dialect):
         # sees the latest committed rows; recycle below the server's
         # wait_timeout (8 h by default) so idle connections are not cut.
         options.update(isolation_level="READ COMMITTED", pool_recycle=3600)
-        if url.get_driver_name() == "pymysql":
-            lock_s = max(1, round(self.lock_timeout))
-            options["connect_args"] = {
-                "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
-            }
+        # PyMySQL and mysqlclient both run init_command on every new connection
+        lock_s = max(1, round(self.lock_timeout))  # the server's minimum is 1 s
+        options["connect_args"] = {
+            "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
+        }
         return options
 
     def insert(self, table: sa.Table) -> sa.Insert:
