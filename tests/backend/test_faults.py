@@ -11,6 +11,11 @@ from syncstorage.storage import BSOUpdate, UnavailableError
 from syncstorage.storage.sql import SQLStorage
 
 
+@pytest.fixture
+def layout_name() -> str:
+    return "unsharded"  # connection handling does not depend on the table layout
+
+
 def unreachable_url(database_url: str, tmp_path) -> str:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from backend.support import read, write
 
+from backend.support import read, write
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 
 
