@@ -213,6 +213,13 @@ class PostgresDialect(Dialect):
     # SQLSTATEs: lock_not_available, deadlock_detected, serialization_failure
     CONFLICT_STATES = {"55P03", "40P01", "40001"}
 
+    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+        options = super().engine_options(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        if "connect_timeout" not in url.query:
+            # an unreachable host must fail fast (503), not hang a worker
+            options["connect_args"] = {"connect_timeout": max(1, round(pool_timeout))}
+        return options
+
     def install(self, engine: sa.Engine) -> None:
         lock_ms = int(self.lock_timeout * 1000)
 
