@@ -67,7 +67,8 @@ WRITE_OPTION = "syncstorage_write"
 
 
 class Dialect:
-    """Behaviour shared by PostgreSQL and SQLite; subclasses override."""
+    """The PostgreSQL forms, which are also the defaults the other databases
+    override where they differ."""
 
     name: str
     default_driver: str
@@ -186,6 +187,9 @@ class SQLiteDialect(Dialect):
 
     def insert(self, table: sa.Table) -> sa.Insert:
         return sqlite.insert(table)
+
+    def sortindex_desc(self, column):
+        return column.desc()  # SQLite sorts NULL last on DESC; NULLS LAST needs 3.30+
 
     def bounded_delete(self, table, where, limit):
         # DELETE ... LIMIT needs a compile-time option; rowid works everywhere
