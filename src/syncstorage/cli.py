@@ -183,6 +183,12 @@ def serve(host, port, public_url, database_url, master_secret, data_dir, workers
         master_secret=master_secret,
         data_dir=data_dir,
     )
+    if workers > 1 and not settings.nonce_store_url:
+        # Replay detection needs one nonce store for all workers (auth-and-tokens §3.4).
+        raise SettingsProblem(
+            "invalid setting nonce_store_url (SYNCSTORAGE_NONCE_STORE_URL): "
+            "--workers above 1 needs a shared nonce store, e.g. redis://127.0.0.1:6379/0"
+        )
     if settings.database_url is None:  # the default SQLite file lives in data_dir
         try:
             secret_file.ensure_data_dir(settings.data_dir)
