@@ -42,10 +42,11 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path, settings, args, names
             assert value not in lines[0]
 
 
-def test_bad_setting_names_the_environment_variable(tmp_path):
+def test_bad_setting_names_where_it_came_from(tmp_path):
     env = server_environment(data_dir=str(tmp_path / "data"), port="99999")
-    line = run_cli("serve", env=env).stderr.strip()
-    assert "SYNCSTORAGE_PORT" in line and "--port" in line
+    assert "port (from SYNCSTORAGE_PORT)" in run_cli("serve", env=env).stderr
+    env = server_environment(data_dir=str(tmp_path / "data"))
+    assert "port (from --port)" in run_cli("serve", "--port", "99999", env=env).stderr
 
 
 def test_flag_wins_over_environment(tmp_path):
