@@ -101,7 +101,7 @@ def _describe(exc: ValidationError, flags: dict, file_data: dict, config_file: P
 # --- showing settings ---------------------------------------------------------
 
 
-def _masked_url(url: str) -> str:
+def masked_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except Exception:  # not an SQLAlchemy URL (e.g. redis://): hide user info
@@ -117,7 +117,7 @@ def _toml_value(name: str, value: object) -> str:
     if "secret" in name:
         return json.dumps([f"<hidden, {len(s)} characters>" for s in value])
     if isinstance(value, str) and name.endswith("_url"):
-        value = _masked_url(value)
+        value = masked_url(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Path):
@@ -132,7 +132,7 @@ def render_settings(settings: Settings, flags: dict[str, object], config_file: P
     secret_file = master_secret.secret_path(settings.data_dir)
     unset = {
         "public_url": f"clients use {settings.effective_public_url}",
-        "database_url": _masked_url(settings.effective_database_url),
+        "database_url": masked_url(settings.effective_database_url),
         "master_secret": f"{secret_file} ({'exists' if secret_file.exists() else 'generated on first start'})",
         "nonce_store_url": "nonces kept in process memory (one worker only)",
     }

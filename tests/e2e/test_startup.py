@@ -52,7 +52,9 @@ def test_bad_setting_names_where_it_came_from(tmp_path):
 def test_flag_wins_over_environment(tmp_path):
     # The environment asks for a bad port; the flag's good port wins.
     port = free_port()
-    server = start_server(tmp_path / "data", port="99999", args=("--port", str(port)))
+    server = start_server(
+        tmp_path / "data", port=port, args=("--port", str(port)), extra_env={"SYNCSTORAGE_PORT": "99999"}
+    )
     try:
         assert server.process.poll() is None
         assert f"127.0.0.1:{port}" in server.log()

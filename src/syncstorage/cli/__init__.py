@@ -12,6 +12,7 @@ import click
 from syncstorage import __version__
 from syncstorage.cli.serve import serve
 from syncstorage.cli.configuration import config, secret
+from syncstorage.cli.db import db
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +27,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret):
+for command in (serve, config, secret, db):
     cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ import click
 from syncstorage import __version__
 from syncstorage import master_secret as secret_file
 from syncstorage.cli.common import SettingsProblem, config_option, settings_from, setup_logging, with_master_secret
+from syncstorage.cli.db import ensure_schema
 from syncstorage.settings import Settings
 
 log = logging.getLogger("syncstorage")
@@ -109,6 +110,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         except OSError as exc:
             raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
     settings = with_master_secret(settings)
+    ensure_schema(settings.effective_database_url)
 
     public = settings.effective_public_url
     log.info("syncstorage %s listening on http://%s:%d", __version__, _url_host(settings.host), settings.port)
