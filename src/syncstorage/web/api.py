@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from syncstorage.auth import AuthError
+from syncstorage.auth import AuthError, NonceStoreUnavailable
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
@@ -147,6 +147,9 @@ class StorageAPIRoute(BaseRoute):
             log.info("401 %s %s: %s", call.method, auth["path"], exc.reason)
             headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
             raise HTTPError(401, headers=headers) from None
+        except NonceStoreUnavailable:
+            log.warning("nonce store unavailable", exc_info=True)
+            raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         try:
             try:
                 return handler(self.ctx, call)
