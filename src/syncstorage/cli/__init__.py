@@ -13,6 +13,7 @@ from syncstorage import __version__
 from syncstorage.cli.serve import serve
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
+from syncstorage.cli.purge import purge
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,7 +28,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db):
+for command in (serve, config, secret, db, purge):
     cli.add_command(command)
 
 

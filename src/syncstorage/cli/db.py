@@ -27,15 +27,31 @@ def database_problem(url: str, exc: sa.exc.SQLAlchemyError) -> DatabaseProblem:
     return DatabaseProblem(f"database {masked_url(url)}: {reason}")
 
 
-def upgrade_schema(url: str) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; returns (before, after)."""
+def schema_revisions(url: str) -> tuple[str | None, str]:
+    """(the database's schema revision or None, the one this code needs)."""
     try:
-        before = migrate.current_revision(url)
-        head = migrate.head_revision()
-        if before != head:
-            migrate.upgrade(url)
+        return migrate.current_revision(url), migrate.head_revision()
     except sa.exc.SQLAlchemyError as exc:
         raise database_problem(url, exc) from None
+
+
+def require_current_schema(url: str) -> None:
+    """For commands that work on the data: refuse an old or missing schema."""
+    revision, head = schema_revisions(url)
+    if revision != head:
+        raise DatabaseProblem(
+            f"database schema is {revision or 'missing'}, this version needs {head}: run `syncstorage db upgrade`"
+        )
+
+
+def upgrade_schema(url: str) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after)."""
+    before, head = schema_revisions(url)
+    if before != head:
+        try:
+            migrate.upgrade(url)
+        except sa.exc.SQLAlchemyError as exc:
+            raise database_problem(url, exc) from None
     return before, head
 
 
@@ -70,12 +86,7 @@ def upgrade(config_file) -> None:
 def current(config_file) -> None:
     """Show the schema revision of the database and whether it is current.
     Exit code 1 when it needs `db upgrade`."""
-    url = settings_from(config_file).effective_database_url
-    try:
-        revision = migrate.current_revision(url)
-        head = migrate.head_revision()
-    except sa.exc.SQLAlchemyError as exc:
-        raise database_problem(url, exc) from None
+    revision, head = schema_revisions(settings_from(config_file).effective_database_url)
     if revision == head:
         click.echo(f"{revision} (current)")
         return
