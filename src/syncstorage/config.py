@@ -113,16 +113,26 @@ def masked_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def _toml_value(name: str, value: object) -> str:
-    if "secret" in name:
-        return json.dumps([f"<hidden, {len(s)} characters>" for s in value])
-    if isinstance(value, str) and name.endswith("_url"):
-        value = masked_url(value)
+def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Path):
-        value = str(value)
-    return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))  # JSON string escapes are valid TOML
+
+
+def _shown_value(name: str, value: object) -> str:
+    """TOML for a setting's value, with secrets and URL passwords masked."""
+    if "secret" in name:
+        hidden = [f"<hidden, {len(s)} characters>" for s in (value if isinstance(value, list) else [value])]
+        return _toml(hidden if isinstance(value, list) else hidden[0])
+    if isinstance(value, str) and name.endswith("_url"):
+        value = masked_url(value)
+    return _toml(value)
 
 
 def render_settings(settings: Settings, flags: dict[str, object], config_file: Path | None) -> str:
@@ -143,5 +153,5 @@ def render_settings(settings: Settings, flags: dict[str, object], config_file: P
         if value is None or value == []:
             lines.append(f"# {name} is not set: {unset.get(name, 'default')}")
         else:
-            lines.append(f"{name} = {_toml_value(name, value)}  # {source}")
+            lines.append(f"{name} = {_shown_value(name, value)}  # {source}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ import click
 
 from syncstorage import __version__
 from syncstorage.cli.serve import serve
+from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.purge import purge
@@ -28,7 +29,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge):
+for command in (serve, config, secret, db, purge, check):
     cli.add_command(command)
 
 
