@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from test_http_routing import assert_error
+from http_support import assert_error
 
 from syncstorage.timestamps import format_ms, now_ms
 
@@ -19,7 +19,8 @@ def _set_last_modified(database_url: str, value_ms: int) -> None:
     engine.dispose()
 
 
-def test_persistent_conflict_is_503_and_writes_nothing(make_client, sqlite_url):
+def test_persistent_conflict_is_503_and_writes_nothing(make_client, sqlite_url, caplog):
+    caplog.set_level(logging.DEBUG, logger="syncstorage.web")
     client = make_client(sqlite_url)
     client.upload("col", {"id": "a", "payload": "old"})
     _set_last_modified(sqlite_url, now_ms() + 3_600_000)  # an hour ahead
@@ -34,10 +35,14 @@ def test_persistent_conflict_is_503_and_writes_nothing(make_client, sqlite_url):
         assert_error(r, 503)
         assert r.headers["Retry-After"] == "10"
         assert "X-Weave-Timestamp" in r.headers
+        # a quick conflict is retried once before the 503 (§4.3)
+        retries = [rec for rec in caplog.records if "retrying once" in rec.getMessage()]
+        assert len(retries) == 1
+        caplog.clear()
     assert client.state() == before
 
 
-def test_same_10ms_clash_is_retried(make_client, sqlite_url):
+def test_same_10ms_clash_succeeds(make_client, sqlite_url):
     client = make_client(sqlite_url)
     client.upload("col", {"id": "a", "payload": "old"})
     for n in range(5):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_http_routing import assert_error
+from http_support import assert_error
 
 
 @pytest.fixture

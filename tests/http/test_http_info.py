@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_http_routing import assert_error
+from http_support import assert_error
 
 LIMITS = {
     "max_request_bytes": 2625536,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_http_routing import assert_error
-
-BAD_CRYPTO = '{"IV": "AAAAAAAAAAAAAAAAAAAAAA==", "hmac": "x", "ciphertext": "y"}'
+from http_support import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture
