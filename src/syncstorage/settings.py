@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # CORS (storage-api §15.2): "*" echoes any request Origin; otherwise only
     # this exact origin is allowed.
     cors_allowed_origin: str = "*"
+
+    # --- logs ---
+    # "json" (one object per line), "human", or "auto": human when stderr
+    # is a terminal, JSON otherwise (a service manager, a container).
+    log_format: Literal["auto", "json", "human"] = "auto"
 
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)

@@ -4,7 +4,6 @@ logging, the master secret."""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import click
@@ -59,13 +58,4 @@ def with_master_secret(settings: Settings) -> Settings:
     else:
         log.info("using the master secret stored in %s", path)
     return settings.model_copy(update={"master_secret": [secret]})
-
-
-def setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
 

@@ -18,8 +18,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from syncstorage.cli.common import config_option, settings_from, setup_logging
+from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import require_current_schema
+from syncstorage.logs import setup_logging
 from syncstorage.storage.sql import PurgeResult, SQLStorage
 
 log = logging.getLogger("syncstorage.purge")
@@ -100,8 +101,9 @@ def purge(config_file, grace, batch_size, dry_run, interval) -> None:
     """Delete expired items and stale batch uploads, on any database.
 
     Shows a progress bar on a terminal and plain log lines otherwise."""
-    setup_logging()
-    url = settings_from(config_file).effective_database_url
+    settings = settings_from(config_file)
+    setup_logging(settings.log_format)
+    url = settings.effective_database_url
     require_current_schema(url)
     storage = SQLStorage(url)
     # systemd and docker stop with SIGTERM: finish like Ctrl-C, between passes'

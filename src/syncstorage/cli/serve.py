@@ -10,8 +10,9 @@ import click
 
 from syncstorage import __version__
 from syncstorage import master_secret as secret_file
-from syncstorage.cli.common import SettingsProblem, config_option, settings_from, setup_logging, with_master_secret
+from syncstorage.cli.common import SettingsProblem, config_option, settings_from, with_master_secret
 from syncstorage.cli.db import ensure_schema
+from syncstorage.logs import setup_logging
 from syncstorage.settings import Settings
 
 log = logging.getLogger("syncstorage")
@@ -42,7 +43,9 @@ def app_from_environment():
     """uvicorn factory for worker processes (see export_to_environment)."""
     from syncstorage.app import create_app
 
-    return create_app(Settings())
+    settings = Settings()
+    setup_logging(settings.log_format)
+    return create_app(settings)
 
 
 def _url_host(host: str) -> str:
@@ -88,7 +91,6 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     which overrides the config file."""
     import uvicorn
 
-    setup_logging()
     settings = settings_from(
         config_file,
         host=host,
@@ -98,6 +100,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         master_secret=master_secret,
         data_dir=data_dir,
     )
+    setup_logging(settings.log_format)
     if workers > 1 and not settings.nonce_store_url:
         # Replay detection needs one nonce store for all workers (auth-and-tokens §3.4).
         raise SettingsProblem(
@@ -133,4 +136,6 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         factory=isinstance(app, str),
         proxy_headers=False,  # Hawk reads X-Forwarded-* itself (auth-and-tokens §3.3)
         server_header=False,
+        access_log=False,  # syncstorage.requestlog writes one line per request
+        log_config=None,  # keep the handler of setup_logging
     )
