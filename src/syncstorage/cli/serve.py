@@ -116,6 +116,8 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     ensure_schema(settings.effective_database_url)
 
     public = settings.effective_public_url
+    if settings.public_url is None and settings.host in ("0.0.0.0", "::"):
+        log.warning("public_url is not set: set SYNCSTORAGE_PUBLIC_URL to the URL Firefox uses to reach this server")
     log.info("syncstorage %s listening on http://%s:%d", __version__, _url_host(settings.host), settings.port)
     log.info("public URL: %s", public)
     log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s%s", public, TOKENSERVER_PATH)
