@@ -49,7 +49,8 @@ class TokenserverUnderTest:
         create_tables(settings.effective_tokenserver_database_url)
         self.settings = settings
         self.app = tokenserver_app(settings)
-        self.client = TestClient(self.app, base_url=settings.effective_public_url)
+        origin = "/".join(settings.effective_public_url.split("/")[:3])  # no path prefix
+        self.client = TestClient(self.app, base_url=origin)
         self.client.__enter__()
         self.engine: sa.Engine = self.app.state.tokenserver.engine
         for url, capacity in node_capacities.items():
@@ -81,7 +82,7 @@ def make_tokenserver(database_url, fxa):
 
     def make(node_capacities: dict[str, int] | None = None, **overrides) -> TokenserverUnderTest:
         settings = make_settings(database_url, fxa.url, **overrides)
-        made.append(TokenserverUnderTest(settings, node_capacities or {NODE: 100}))
+        made.append(TokenserverUnderTest(settings, {NODE: 100} if node_capacities is None else node_capacities))
         return made[-1]
 
     yield make
