@@ -36,3 +36,28 @@ class AuthError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.www_authenticate = www_authenticate
+
+
+# Imported last: these modules import Identity and AuthError from here.
+from syncstorage.auth.authenticator import HawkAuthenticator  # noqa: E402
+from syncstorage.auth.hawk import hawk_header  # noqa: E402
+from syncstorage.auth.nonces import (  # noqa: E402
+    MemoryNonceStore,
+    NonceStoreUnavailable,
+    RedisNonceStore,
+    make_nonce_store,
+)
+from syncstorage.auth.tokens import derived_secret, make_token  # noqa: E402
+
+__all__ = [
+    "AuthError",
+    "HawkAuthenticator",
+    "Identity",
+    "MemoryNonceStore",
+    "NonceStoreUnavailable",
+    "RedisNonceStore",
+    "derived_secret",
+    "hawk_header",
+    "make_nonce_store",
+    "make_token",
+]
