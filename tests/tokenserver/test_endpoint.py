@@ -8,7 +8,7 @@ import time
 import pytest
 import tokenlib
 
-from conftest import FXA_UID, NODE, SECRET
+from tokenserver_support import FXA_UID, NODE, SECRET
 from support.mock_fxa import unused_port
 
 
@@ -230,7 +230,7 @@ def test_allow_list(make_tokenserver, fxa):
 
 
 def test_allow_list_refuses_real_email_addresses(database_url, fxa):
-    from conftest import make_settings
+    from tokenserver_support import make_settings
     from syncstorage.tokenserver import Tokenserver
 
     with pytest.raises(ValueError, match="FxA uid"):

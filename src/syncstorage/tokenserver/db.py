@@ -10,41 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from syncstorage.storage.sql import dialects
 from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, services
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
-
-
-def _driver_url(url: str) -> sa.URL:
-    # TODO(storage merge): use storage/sql/dialects.py's URL normalisation.
-    parsed = make_url(url)
-    drivers = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
-    return parsed.set(drivername=drivers.get(parsed.drivername, parsed.drivername))
+LOCK_TIMEOUT_SECONDS = 10.0
+POOL_SIZE = 5
+POOL_TIMEOUT_SECONDS = 30.0
 
 
 def make_engine(url: str) -> sa.Engine:
-    engine_url = _driver_url(url)
-    if engine_url.get_backend_name() != "sqlite":
-        return sa.create_engine(engine_url, pool_pre_ping=True)
-    engine = sa.create_engine(
-        engine_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    """An engine with the storage backend's per-database settings (driver
+    choice for plain URLs, SQLite WAL and busy timeout, MySQL READ COMMITTED,
+    lock timeouts), whose every transaction is a writer.
+
+    Token requests read then write; on SQLite a deferred transaction that
+    upgrades to a writer can fail at once when another one does the same, so
+    each takes the write lock up front (BEGIN IMMEDIATE) and requests queue.
+    """
+    dialect, engine_url = dialects.for_url(url, lock_timeout=LOCK_TIMEOUT_SECONDS)
+    options = dialect.engine_options(
+        engine_url, pool_size=POOL_SIZE, pool_timeout=POOL_TIMEOUT_SECONDS
     )
-
-    # Token requests read then write; a deferred SQLite transaction that
-    # upgrades to a writer can fail at once with "database is locked" when
-    # another one does the same. BEGIN IMMEDIATE takes the write lock up front
-    # (waiting up to the busy timeout), so concurrent requests queue instead.
-    @sa.event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin_immediate(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    engine = sa.create_engine(engine_url, **options)
+    dialect.install(engine)
+    return engine.execution_options(**{dialects.WRITE_OPTION: True})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 auth-and-tokens §8. Column order matters: operators' tools read rows with
 `SELECT *` and unpack them by position. There are no foreign keys on purpose:
 operators delete nodes while users still point at them.
+
+The tables are created by the Alembic revision
+migrations/versions/0002_tokenserver_tables.py; a test checks both agree.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ SYNC_PATTERN = "{node}/1.5/{uid}"
 # that explicit and automatic ids both work (§8). AUTOINCREMENT there also
 # stops SQLite from handing a deleted user's uid to a new user.
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 metadata = sa.MetaData()
 
@@ -29,6 +33,7 @@ services = sa.Table(
     sa.Column("service", sa.String(30), unique=True),
     sa.Column("pattern", sa.String(128)),
     sqlite_autoincrement=True,
+    **_MYSQL,
 )
 
 nodes = sa.Table(
@@ -44,6 +49,7 @@ nodes = sa.Table(
     sa.Column("backoff", sa.Integer, nullable=False),
     sa.UniqueConstraint("service", "node", name="unique_idx"),
     sqlite_autoincrement=True,
+    **_MYSQL,
 )
 
 users = sa.Table(
@@ -62,4 +68,5 @@ users = sa.Table(
     sa.Index("replaced_at_idx", "service", "replaced_at"),
     sa.Index("node_idx", "nodeid"),
     sqlite_autoincrement=True,
+    **_MYSQL,
 )

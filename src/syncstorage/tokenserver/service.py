@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from syncstorage.auth.tokens import derived_secret, make_token
 from syncstorage.settings import Settings
 from syncstorage.tokenserver import errors
 from syncstorage.tokenserver.db import Service, ensure_node, ensure_service, make_engine
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
-from syncstorage.tokenserver.minting import make_token_and_key
 from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
 from syncstorage.tokenserver.requests import (
@@ -205,7 +205,11 @@ class Tokenserver:
             "hashed_fxa_uid": hashed_fxa_uid,
             "hashed_device_id": hashed_device_id,
         }
-        token, key = make_token_and_key(payload, self.master_secrets[-1])
+        # Minted with the newest secret (§2.1); the payload has its own
+        # salt and expires, so tokenlib adds neither.
+        secret = self.master_secrets[-1]
+        token = make_token(payload, secret)
+        key = derived_secret(token, secret, payload["salt"])
         api_endpoint = (
             service.pattern.replace("{node}", user.node)
             .replace("{uid}", str(user.uid))
