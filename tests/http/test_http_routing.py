@@ -131,7 +131,7 @@ def test_signature_covers_the_query(client):
     assert_error(r, 401)
 
 
-def test_bad_request_is_checked_after_routing_but_never_leaks(client):
+def test_authentication_comes_before_body_validation(client):
     # An unauthenticated request with a bad body still gets 401, not 400
     r = client.post("/storage/bookmarks", content=b"not json", auth=False)
     assert_error(r, 401)
