@@ -104,11 +104,16 @@ class Tokenserver:
     def start(self, register_own_node: bool) -> None:
         """At server start-up: the service row, and (when this process also
         serves storage) public_url as a node, so one machine needs no SQL (§13.1)."""
-        service = self.service()
-        if register_own_node:
-            url = self.settings.effective_public_url
-            if ensure_node(self.engine, service.id, url, self.settings.init_node_capacity):
-                log.info("registered %s as a storage node", url)
+        try:
+            service = self.service()
+            if register_own_node:
+                url = self.settings.effective_public_url
+                if ensure_node(self.engine, service.id, url, self.settings.init_node_capacity):
+                    log.info("registered %s as a storage node", url)
+        except sa.exc.SQLAlchemyError:
+            # The server still starts (its heartbeat reports the database);
+            # token requests answer 503 until the database is back.
+            log.exception("tokenserver: cannot prepare the service and node rows at start-up")
 
     def close(self) -> None:
         self.verifier.close()
@@ -141,11 +146,17 @@ class Tokenserver:
             client_state=headers.get("x-client-state"),
             duration=request.query_params.get("duration"),
         )
+        # For the request log (syncstorage.requestlog): route, uid, and why
+        # a request was refused.
+        request.state.route = "tokenserver"
         try:
             body = await run_in_threadpool(self.issue, token_request)
             status = 200
+            request.state.uid = body["uid"]
         except errors.TokenserverError as exc:
             body, status = exc.body(), exc.http_status
+            cause = exc.__cause__
+            request.state.reason = f"{exc.status} ({cause})" if isinstance(cause, InvalidToken) else exc.status
         return JSONResponse(
             body,
             status_code=status,
