@@ -3,9 +3,11 @@ real database, talking to the mock accounts server."""
 
 from __future__ import annotations
 
+import httpx
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from syncstorage.auth.hawk import hawk_header
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
 from syncstorage.tokenserver import admin, tokenserver_app
@@ -64,3 +66,16 @@ class TokenserverUnderTest:
         self.client.__exit__(None, None, None)
 
 
+
+
+class Hawk(httpx.Auth):
+    """Signs requests with the tokenserver's id/key, over the raw path, as Firefox does."""
+
+    def __init__(self, credentials: dict) -> None:
+        self.id, self.key = credentials["id"], credentials["key"]
+
+    def auth_flow(self, request: httpx.Request):
+        url = request.url
+        signed = f"{url.scheme}://{url.netloc.decode('ascii')}{url.raw_path.decode('ascii')}"
+        request.headers["Authorization"] = hawk_header(request.method, signed, self.id, self.key)
+        yield request
