@@ -10,7 +10,9 @@ from starlette.testclient import TestClient
 from syncstorage.auth.hawk import hawk_header
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
-from syncstorage.tokenserver import admin, tokenserver_app
+from syncstorage.app import create_app
+from syncstorage.tokenserver import admin
+from syncstorage.tokenserver.db import make_engine
 from syncstorage.tokenserver.schema import nodes, users
 
 SECRET = "correct horse battery staple"
@@ -34,16 +36,17 @@ def make_settings(database_url: str, fxa_url: str, **overrides) -> Settings:
 
 
 class TokenserverUnderTest:
-    """The tokenserver app in-process, talking to a real database and the mock FxA."""
+    """A tokenserver-only server (create_app with storage_enabled off) in-process,
+    on a real database, talking to the mock FxA."""
 
     def __init__(self, settings: Settings, node_capacities: dict[str, int]) -> None:
         create_tables(settings.effective_tokenserver_database_url)
-        self.settings = settings
-        self.app = tokenserver_app(settings)
+        self.settings = settings.model_copy(update={"storage_enabled": False})
+        self.app = create_app(self.settings)
         origin = "/".join(settings.effective_public_url.split("/")[:3])  # no path prefix
         self.client = TestClient(self.app, base_url=origin)
         self.client.__enter__()
-        self.engine: sa.Engine = self.app.state.tokenserver.engine
+        self.engine: sa.Engine = make_engine(settings.effective_tokenserver_database_url)
         for url, capacity in node_capacities.items():
             admin.add_node(self.engine, url, capacity)
 
@@ -64,6 +67,7 @@ class TokenserverUnderTest:
 
     def close(self) -> None:
         self.client.__exit__(None, None, None)
+        self.engine.dispose()
 
 
 

@@ -1,8 +1,7 @@
 """`GET /1.0/sync/1.5`: trade an FxA OAuth token for storage credentials.
 
 auth-and-tokens §6-§13. One `Tokenserver` per process; its `routes` are
-mounted under the public_url prefix by the combined app or by
-`tokenserver_app` when it runs alone.
+mounted under the public_url prefix by `syncstorage.app.create_app`.
 """
 
 from __future__ import annotations
