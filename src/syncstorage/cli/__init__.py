@@ -15,6 +15,7 @@ from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.purge import purge
+from syncstorage.tokenserver.cli import COMMANDS as tokenserver_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +30,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check):
+for command in (serve, config, secret, db, purge, check, *tokenserver_commands):
     cli.add_command(command)
 
 
