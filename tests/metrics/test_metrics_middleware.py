@@ -12,14 +12,13 @@ from metrics_support import free_port, sample
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.testclient import TestClient
 
 from syncstorage import metrics
 from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
 from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.settings import Settings
-from syncstorage.web.routing import ROUTE_SCOPE_KEY
 
 DURATION = "syncstorage_request_duration_seconds"
 
@@ -32,12 +31,17 @@ async def broken(request):
     raise RuntimeError("boom")
 
 
-class TemplatedByTheHandler:
-    """What the storage API route does: it routes on the raw path itself
-    and names the template in the scope."""
+class RawPathRoute(BaseRoute):
+    """What the storage API route does: it matches raw paths itself (no
+    template of its own) and names the route in the scope's state."""
 
-    async def __call__(self, scope, receive, send):
-        scope[ROUTE_SCOPE_KEY] = "/1.5/{uid}/storage/{collection}"
+    def matches(self, scope):
+        if scope["type"] == "http" and scope["path"].startswith("/1.5/"):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope, receive, send):
+        scope.setdefault("state", {})["route"] = "collection"
         await PlainTextResponse("ok", status_code=201)(scope, receive, send)
 
 
@@ -52,7 +56,7 @@ def build_app(settings: Settings) -> Starlette:
     routes = [
         Route("/things/{thing_id}", thing),
         Route("/broken", broken),
-        Route("/1.5/12345/storage/bookmarks", TemplatedByTheHandler()),
+        RawPathRoute(),
         *metrics_routes(settings),
     ]
     middleware = [Middleware(MetricsMiddleware)] if metrics.enabled() else []

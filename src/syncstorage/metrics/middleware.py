@@ -1,13 +1,14 @@
 """The ASGI middleware that times every request and records it by route
 template, method and status.
 
-It must sit INSIDE the prefix middleware (last in Starlette's middleware
-list): that one passes a new scope dict on, and the route is written into the
-scope the router sees. The route comes from the HTTP layer, never from the
-raw path (which carries uids and ids): the storage API sets
-`scope[ROUTE_SCOPE_KEY]` to its template; Starlette's router sets
-`scope["route"]` for ordinary routes, whose `path` is their template.
-Requests no route claimed are recorded as "unmatched".
+The route comes from the HTTP layer, never from the raw path (which carries
+uids and ids): Starlette's router puts the matched route in `scope["route"]`,
+whose `path` is its template; the storage API routes on the raw path itself
+and names its route in `scope["state"]["route"]` (web/routing.py TEMPLATES
+turns that name into a template). Requests no route claimed are recorded as
+"unmatched". This middleware must sit INSIDE the prefix middleware (last in
+Starlette's middleware list): that one passes a copy of the scope on, and the
+router writes `scope["route"]` into the copy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncstorage import metrics
-from syncstorage.web.routing import ROUTE_SCOPE_KEY
+from syncstorage.web.routing import TEMPLATES
 
 UNMATCHED = "unmatched"
 # The client went away before any answer was sent (nginx's convention).
@@ -25,9 +26,9 @@ CLIENT_CLOSED = 499
 
 
 def route_template(scope: Scope) -> str:
-    template = scope.get(ROUTE_SCOPE_KEY)
+    template = getattr(scope.get("route"), "path", None)
     if template is None:
-        template = getattr(scope.get("route"), "path", None) or UNMATCHED
+        template = TEMPLATES.get(scope.get("state", {}).get("route"), UNMATCHED)
     return template
 
 

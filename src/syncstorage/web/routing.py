@@ -27,9 +27,9 @@ INFO_NAMES = frozenset(
     ("collections", "quota", "collection_usage", "collection_counts", "configuration")
 )
 
-# Each route as metrics and logs name it: a template, never the path itself
-# (it holds the uid and ids). Handed on in scope[ROUTE_SCOPE_KEY].
-ROUTE_SCOPE_KEY = "syncstorage.route"
+# Each Target.route as a path template, for metrics: never the path itself,
+# which holds the uid and ids. The storage API puts the route of a request
+# in scope["state"]["route"] (web/api.py).
 TEMPLATES = {
     "storage_root": "/1.5/{uid}/storage",
     **{f"info/{name}": f"/1.5/{{uid}}/info/{name}" for name in INFO_NAMES},
