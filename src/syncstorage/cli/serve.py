@@ -14,6 +14,7 @@ from syncstorage.cli.common import SettingsProblem, config_option, settings_from
 from syncstorage.cli.db import ensure_schema
 from syncstorage.cli.purge import start_background_purge
 from syncstorage.logs import setup_logging
+from syncstorage.metrics.exposition import prepare_worker_processes
 from syncstorage.settings import Settings
 
 log = logging.getLogger("syncstorage")
@@ -128,6 +129,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     if settings.purge_interval:
         start_background_purge(settings.effective_database_url, settings.purge_interval)
     if workers > 1 or reload:
+        prepare_worker_processes(settings, workers)  # metrics summed over workers
         export_to_environment(settings)
         app: object = APP_FACTORY
     else:
