@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from syncstorage import metrics
 from syncstorage.auth.tokens import derived_secret, make_token
 from syncstorage.settings import Settings
 from syncstorage.tokenserver import errors
@@ -69,6 +70,7 @@ class Tokenserver:
         # Entries are FxA uids or <uid>@<fxa_email_domain> (checked by Settings).
         self.allowed = frozenset(entry.lower() for entry in settings.allowed_users)
         self.engine = make_engine(settings.effective_tokenserver_database_url)
+        metrics.track_pool(self.engine, "tokenserver")
         jwks = [
             jwk
             for jwk in (settings.fxa_oauth_primary_jwk, settings.fxa_oauth_secondary_jwk)
@@ -133,8 +135,10 @@ class Tokenserver:
             body = await run_in_threadpool(self.issue, token_request)
             status = 200
             request.state.uid = body["uid"]
+            metrics.observe_token_verification("ok")
         except errors.TokenserverError as exc:
             body, status = exc.body(), exc.http_status
+            metrics.observe_token_verification(metrics.token_outcome(exc.http_status, exc.status))
             cause = exc.__cause__
             request.state.reason = f"{exc.status} ({cause})" if isinstance(cause, InvalidToken) else exc.status
         return JSONResponse(
