@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from databases import BACKENDS, drop_created_databases, fresh_database_url
+from support.mock_fxa import MockFxA
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -27,3 +28,11 @@ def database_url(backend_name, tmp_path) -> str:
 def sqlite_url(tmp_path) -> str:
     """An empty SQLite database, for tests that are about something else."""
     return fresh_database_url("sqlite", tmp_path)
+
+
+@pytest.fixture
+def fxa():
+    """A mock Firefox Accounts server on loopback (tokenserver and metrics tests)."""
+    mock = MockFxA()
+    yield mock
+    mock.close()

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from support.mock_fxa import MockFxA, unused_port
+from support.mock_fxa import unused_port
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
 from syncstorage.storage.sql.migrate import upgrade
@@ -17,13 +17,6 @@ from syncstorage.tokenserver.db import make_engine
 FXA_UID = "0123456789abcdef0123456789abcdef"
 PUBLIC_URL = "http://127.0.0.1:8000"
 OUTCOMES = "syncstorage_token_verifications_total"
-
-
-@pytest.fixture
-def fxa():
-    mock = MockFxA()
-    yield mock
-    mock.close()
 
 
 @pytest.fixture

@@ -1,19 +1,11 @@
-"""Fixtures for the tokenserver tests: a mock accounts server on loopback and
-a tokenserver app on a real database."""
+"""Fixtures for the tokenserver tests: a tokenserver app on a real database,
+talking to the mock accounts server (`fxa`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from support.mock_fxa import MockFxA
 from tokenserver_support import NODE, TokenserverUnderTest, make_settings
-
-
-@pytest.fixture
-def fxa():
-    mock = MockFxA()
-    yield mock
-    mock.close()
 
 
 @pytest.fixture
