@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import os
@@ -14,9 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+import uvloop
 from sqlalchemy.engine import make_url
 
-from bench import report
+from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
 from bench.workloads import big_collection, first_sync, steady
@@ -54,9 +54,11 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
 @click.option("--only", default=",".join(WORKLOADS), show_default=True,
               help="Comma-separated workloads to run.")
 @click.option("--smoke", is_flag=True, help="Every workload tiny (seconds): keeps the tool working in CI.")
+@click.option("--profile", "profile_dir", type=click.Path(path_type=Path), default=None,
+              help="Sample the server with py-spy during each workload; write the profiles to this directory.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the JSON results [default: bench/results/<time>-<backend>.json].")
-def main(database_url, workers, scale, steady_seconds, only, smoke, json_path) -> None:
+def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir, json_path) -> None:
     """Benchmark the syncstorage server (issue 6 workloads) on this machine."""
     selected = [name.strip() for name in only.split(",") if name.strip()]
     unknown = set(selected) - set(WORKLOADS)
@@ -76,7 +78,8 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, json_path) -
     }
     workdir = Path(tempfile.mkdtemp(prefix="syncstorage-bench-"))
     try:
-        asyncio.run(run_all(selected, sizes, database_url, workers, workdir, results))
+        # uvloop: the generator's own CPU per request matters on 2 cores.
+        uvloop.run(run_all(selected, sizes, database_url, workers, workdir, profile_dir, results))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["checks"] = report.checks(results)
@@ -90,7 +93,7 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, json_path) -
     raise SystemExit(1 if errors else 0)
 
 
-async def run_all(selected, sizes, database_url, workers, workdir: Path, results: dict) -> None:
+async def run_all(selected, sizes, database_url, workers, workdir: Path, profile_dir, results: dict) -> None:
     secret = secrets.token_hex(16)
     env = python_env()
     server_workloads = [name for name in selected if name != "ceiling"]
@@ -105,14 +108,16 @@ async def run_all(selected, sizes, database_url, workers, workdir: Path, results
             target = Target(server, secret, first_uid=first_uid)
             for name in server_workloads:
                 module = {"first_sync": first_sync, "big_collection": big_collection, "steady": steady}[name]
-                results[name] = await module.run(target, sizes[name])
+                with profiling.recording(profile_dir, name, server):
+                    results[name] = await module.run(target, sizes[name])
     if "ceiling" in selected:
         port = free_port()
         ceiling_env = dict(env, SYNCSTORAGE_MASTER_SECRET=secret,
                            SYNCSTORAGE_PUBLIC_URL=f"http://127.0.0.1:{port}")  # fmt: skip
         server = ServerProcess("ceiling", ceiling_argv(port, workers), port, ceiling_env, workdir / "ceiling.log")
         with running(server):
-            results["ceiling"] = await steady.run(Target(server, secret), sizes["steady"], strict=False)
+            with profiling.recording(profile_dir, "ceiling", server):
+                results["ceiling"] = await steady.run(Target(server, secret), sizes["steady"], strict=False)
 
 
 @contextlib.contextmanager
