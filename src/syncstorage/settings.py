@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     hawk_skew_window: int = Field(default=60, gt=0)
     expired_token_timeout: int = Field(default=7200, ge=0)
     force_public_url_host: bool = False
+    # Where Hawk nonces are remembered (auth-and-tokens §3.4). Empty: in
+    # process memory (one worker only). Several workers: redis://host:port/db.
+    nonce_store_url: str | None = None
 
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)

@@ -62,6 +62,7 @@ def test_hash_and_ext_are_signed_and_escaped():
 def test_parse_any_order_whitespace_and_escapes():
     attrs = parse_authorization('hawk   mac="m\\"x" ,ts="12",nonce = "a+b/c=="  ,  id="i\\\\d"')
     assert attrs == {"mac": 'm"x', "ts": "12", "nonce": "a+b/c==", "id": "i\\d"}
+    assert parse_authorization('Hawk\tid="a",ts="1",nonce="n",mac="m"')["id"] == "a"
 
 
 @pytest.mark.parametrize(("value", "reason"), [

@@ -91,20 +91,19 @@ def _first(value: str) -> str:
     return value.split(",", 1)[0].strip()
 
 
-def _split_host(value: str, default_port: int | str) -> tuple[str, str]:
-    """(lower-case host, port) of a Host value (§3.3). IPv6 literals lose
-    their brackets, as in the host Firefox signs (nsIURI.asciiHost)."""
+def _split_host(value: str) -> tuple[str, str]:
+    """(lower-case host, port or "") of a Host value (§3.3). IPv6 literals
+    lose their brackets, as in the host Firefox signs (nsIURI.asciiHost)."""
     if value.startswith("["):
         host, bracket, rest = value[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise AuthError("malformed host header")
-        port = rest[1:] if rest else ""
+        port = rest[1:]
     else:
         host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
-    port = port or str(default_port)
-    if not host or not port.isdigit():
+    if not host or (port and not port.isdigit()):
         raise AuthError("malformed host header")
-    return host.lower(), str(int(port))
+    return host.lower(), port
 
 
 class HawkAuthenticator:
@@ -131,7 +130,8 @@ class HawkAuthenticator:
         self._prefix = public.path.rstrip("/")
         self._forced_host: tuple[str, str] | None = None
         if force_public_url_host:
-            self._forced_host = _split_host(public.netloc, DEFAULT_PORTS[public.scheme.lower()])
+            host, port = _split_host(public.netloc)
+            self._forced_host = (host, port or str(DEFAULT_PORTS[public.scheme.lower()]))
         self._verify_token = functools.lru_cache(maxsize=token_cache_size)(self._verify_token_uncached)
 
     @classmethod
@@ -215,19 +215,24 @@ class HawkAuthenticator:
         )
 
     def _signed_host(self, headers: Mapping[str, str], scheme: str) -> tuple[str, str]:
-        """(host, port) the client signed, per §3.3."""
+        """(host, port) the client signed, per §3.3. The scheme only matters
+        for the default port, so forwarded port/proto are read only then."""
         if self._forced_host is not None:
             return self._forced_host
-        forwarded_proto = headers.get("x-forwarded-proto")
-        scheme = (_first(forwarded_proto) if forwarded_proto else scheme).lower()
-        host = headers.get("x-forwarded-host") or headers.get("host")
-        if not host:
+        value = headers.get("x-forwarded-host") or headers.get("host")
+        if not value:
             raise AuthError("missing host header")
-        forwarded_port = headers.get("x-forwarded-port")
-        if forwarded_port:
-            default_port = _first(forwarded_port)
-        elif scheme in DEFAULT_PORTS:
-            default_port = DEFAULT_PORTS[scheme]
-        else:
-            raise AuthError(f"unknown scheme {scheme!r}")
-        return _split_host(_first(host), default_port)
+        host, port = _split_host(_first(value))
+        if not port:
+            forwarded_port = headers.get("x-forwarded-port")
+            forwarded_proto = headers.get("x-forwarded-proto")
+            scheme = (_first(forwarded_proto) if forwarded_proto else scheme).lower()
+            if forwarded_port:
+                port = _first(forwarded_port)
+                if not port.isdigit():
+                    raise AuthError("malformed X-Forwarded-Port")
+            elif scheme in DEFAULT_PORTS:
+                port = str(DEFAULT_PORTS[scheme])
+            else:
+                raise AuthError(f"unknown scheme {scheme!r}")
+        return host, str(int(port))

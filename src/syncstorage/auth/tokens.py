@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -84,7 +83,7 @@ class TokenVerifier:
             raise AuthError("token too short")
         payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
         for secret, key in self._signing_keys:
-            expected = hmac.new(key, payload, hashlib.sha256).digest()
+            expected = hmac.digest(key, payload, "sha256")
             if hmac.compare_digest(expected, signature):
                 break
         else:
