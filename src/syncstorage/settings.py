@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Where Hawk nonces are remembered (auth-and-tokens §3.4). Empty: in
     # process memory (one worker only). Several workers: redis://host:port/db.
     nonce_store_url: str | None = None
+    # CORS (storage-api §15.2): "*" echoes any request Origin; otherwise only
+    # this exact origin is allowed.
+    cors_allowed_origin: str = "*"
 
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)

@@ -1,0 +1,65 @@
+"""`create_app(settings)`: the ASGI application uvicorn serves.
+
+Layers, outermost first: CORS (answers preflights before anything else,
+storage-api §15.2), removal of the public_url prefix (§1.1), then Starlette's
+router with the storage API (everything below /1.5/, routed on the raw path
+by `web.api`), the ops endpoints and, later, the tokenserver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from syncstorage.auth import HawkAuthenticator, make_nonce_store
+from syncstorage.settings import Settings
+from syncstorage.storage import Storage
+from syncstorage.web.api import StorageAPIRoute
+from syncstorage.web.context import Context
+from syncstorage.web.cors import CORSMiddleware
+from syncstorage.web.ops import ops_routes
+from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
+
+
+def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlette:
+    if storage is None:
+        from syncstorage.storage.sql import SQLStorage
+
+        storage = SQLStorage(settings.effective_database_url)
+    authenticator = HawkAuthenticator.from_settings(
+        settings, make_nonce_store(settings.nonce_store_url)
+    )
+    routes: list[BaseRoute] = [
+        StorageAPIRoute(Context(settings, storage), authenticator),
+        *ops_routes(settings, storage),
+        # The tokenserver (syncstorage.tokenserver) mounts its routes here.
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        storage.close()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(CORSMiddleware, allowed_origin=settings.cors_allowed_origin),
+            Middleware(PrefixMiddleware, prefix=public_url_prefix(settings.effective_public_url)),
+        ],
+        exception_handlers={404: _legacy_error, 405: _legacy_error, 500: _legacy_error},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # an unknown path is a 404, not a redirect
+    return app
+
+
+async def _legacy_error(request: Request, exc: Exception) -> Response:
+    """Outside /1.5/ too, errors are a bare `0` in JSON (storage-api §1.3)."""
+    status = getattr(exc, "status_code", 500)
+    return Response(b"0", status_code=status, media_type="application/json")

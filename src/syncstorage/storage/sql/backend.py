@@ -1,0 +1,671 @@
+"""SQLStorage: the one implementation of the storage interface.
+
+A `SQLSession` is one database transaction on one pooled connection. Its
+start takes the collection lock of storage-model §5 and only then fixes
+`now`, so waiting for the lock never makes a request's timestamp stale.
+Operations follow storage-model §6-§7; the SQL that differs between
+databases comes from `dialects.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ... import timestamps
+from .. import (
+    BSO,
+    BSOUpdate,
+    ConflictError,
+    InvalidOffsetError,
+    ItemQuery,
+    Page,
+    Sort,
+    StorageError,
+    UnavailableError,
+)
+from . import dialects
+from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
+from .schema import (
+    BATCH_LIFETIME_MS,
+    DEFAULT_SHARDSIZE,
+    MAX_TTL,
+    TOMBSTONE_COLLECTION,
+    StorageTables,
+)
+
+BSO_KEY = ["userid", "collection", "id"]
+ITEM_KEY = ["batch", "userid", "id"]
+USER_COLLECTION_KEY = ["userid", "collection"]
+BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
+ROWS_PER_STATEMENT = 100  # one POST (max_post_records) is one statement
+_OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    expired_items: int
+    stale_batches: int
+    stale_batch_items: int
+    incomplete: bool  # a loop hit max_loops: run again to finish
+
+
+class SQLStorage:
+    """Storage on SQLite, PostgreSQL or MySQL/MariaDB, chosen by the URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        shard: bool = False,
+        shardsize: int = DEFAULT_SHARDSIZE,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+        lock_timeout: float = 10.0,
+        collection_cache_size: int = MAX_COLLECTIONS_CACHE_SIZE,
+    ):
+        self.dialect, self.url = dialects.for_url(url, lock_timeout=lock_timeout)
+        self.tables = StorageTables(shard=shard, shardsize=shardsize)
+        options = self.dialect.engine_options(
+            self.url, pool_size=pool_size, pool_timeout=pool_timeout
+        )
+        self.engine = sa.create_engine(self.url, **options)
+        self.dialect.install(self.engine)
+        self.collection_ids = CollectionIdCache(collection_cache_size)
+
+    # --- the interface ---
+    @contextmanager
+    def session(
+        self, userid: int, collection: str | None = None, *, write: bool = False
+    ) -> Iterator[SQLSession]:
+        with self.transaction(write=write) as conn:
+            session = SQLSession(self, conn, userid, collection, write)
+            session.start()
+            yield session
+        # committed: ids this session read or created are now safe to cache
+        for name, collectionid in session.seen_collections:
+            self.collection_ids.add(name, collectionid)
+
+    def ping(self) -> None:
+        with self.transaction(write=False) as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- housekeeping ---
+    def purge(
+        self,
+        grace: int = 86400,
+        max_per_loop: int = 1000,
+        max_loops: int = 100,
+        dry_run: bool = False,
+    ) -> PurgeResult:
+        """Delete expired BSOs and stale batches in bounded, short
+        transactions (storage-model §8)."""
+        now_s = timestamps.now_ms() // 1000
+        item_cutoff = now_s - grace
+        batch_cutoff = (now_s - BATCH_LIFETIME_MS // 1000 - grace) * 1000
+        incomplete = False
+
+        def run(tables, where) -> int:
+            nonlocal incomplete
+            total = 0
+            for table in tables:
+                count, cut_short = self._purge_table(
+                    table, where(table), max_per_loop, max_loops, dry_run
+                )
+                total += count
+                incomplete = incomplete or cut_short
+            return total
+
+        expired = run(self.tables.bso_tables, lambda t: t.c.ttl < item_cutoff)
+        batches = run([self.tables.batch_uploads], lambda t: t.c.batch < batch_cutoff)
+        items = run(self.tables.item_tables, lambda t: t.c.batch < batch_cutoff)
+        return PurgeResult(expired, batches, items, incomplete)
+
+    def _purge_table(self, table, where, max_per_loop, max_loops, dry_run) -> tuple[int, bool]:
+        if dry_run:
+            with self.transaction(write=False) as conn:
+                count = sa.select(sa.func.count()).select_from(table).where(where)
+                return conn.execute(count).scalar_one(), False
+        total = 0
+        for _ in range(max_loops):
+            with self.transaction(write=True) as conn:
+                deleted = conn.execute(
+                    self.dialect.bounded_delete(table, where, max_per_loop)
+                ).rowcount
+            total += deleted
+            if deleted < max_per_loop:
+                return total, False
+        return total, True
+
+    # --- plumbing ---
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        """One transaction on a pooled connection, with database errors
+        turned into the interface's ConflictError / UnavailableError."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**{dialects.WRITE_OPTION: write})
+                with conn.begin():
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            translated = self.dialect.classify(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        except sa.exc.TimeoutError as exc:  # no free connection in the pool
+            raise UnavailableError(str(exc)) from exc
+
+
+class SQLSession:
+    """One transaction for one user (see `syncstorage.storage.Session`)."""
+
+    def __init__(
+        self,
+        storage: SQLStorage,
+        conn: sa.Connection,
+        userid: int,
+        collection: str | None,
+        write: bool,
+    ):
+        self.storage = storage
+        self.conn = conn
+        self.dialect = storage.dialect
+        self.tables = storage.tables
+        self.userid = userid
+        self.collection = collection
+        self.write = write
+        self.bso = storage.tables.bso_for(userid)
+        self.now = 0
+        self.collection_id: int | None = None
+        # last_modified of the locked user_collections row (None: no row)
+        self._last_modified: int | None = None
+        # (name, id) pairs to cache once the transaction has committed
+        self.seen_collections: list[tuple[str, int]] = []
+
+    @property
+    def now_s(self) -> int:
+        return self.now // 1000  # storage-model §4.4
+
+    # --- locking (storage-model §5) ---
+    def start(self) -> None:
+        if self.collection is not None:
+            self.collection_id = self._collection_id(self.collection, create=self.write)
+            if self.collection_id is not None:
+                self._lock(self.collection_id)
+                return
+        elif self.write:
+            self._lock(TOMBSTONE_COLLECTION)  # DELETE storage, §5.5
+            return
+        self.now = timestamps.now_ms()
+
+    def _lock(self, collectionid: int) -> None:
+        uc = self.tables.user_collections
+        query = sa.select(uc.c.last_modified).where(
+            uc.c.userid == self.userid, uc.c.collection == collectionid
+        )
+        self._last_modified = self.conn.execute(self.dialect.lock(query, self.write)).scalar()
+        self.now = timestamps.now_ms()
+        self._check_advances(self._last_modified)
+
+    def _check_advances(self, last_modified: int | None) -> None:
+        """The conflict rule (storage-model §5.3): a write must move the
+        collection's timestamp strictly forward."""
+        if self.write and last_modified is not None and last_modified >= self.now:
+            raise ConflictError("collection was modified at or after this request's timestamp")
+
+    def _require_write(self) -> None:
+        if not self.write or self.collection_id is None:
+            raise RuntimeError("this operation needs a write session on a collection")
+
+    # --- collection ids (storage-model §4.1, §4.2) ---
+    def _collection_id(self, name: str, *, create: bool) -> int | None:
+        cached = self.storage.collection_ids.id(name)
+        if cached is not None:
+            return cached
+        c = self.tables.collections
+        query = sa.select(c.c.collectionid).where(c.c.name == name)
+        collectionid = self.conn.execute(query).scalar()
+        if collectionid is None and create:
+            # a concurrent first use of the name is skipped, not an error
+            # (PostgreSQL would abort the transaction on a caught violation)
+            self.conn.execute(self.dialect.insert_ignore(c).values(name=name))
+            collectionid = self.conn.execute(query).scalar()
+        if collectionid is not None:
+            self.seen_collections.append((name, collectionid))
+        return collectionid
+
+    def _names(self, collectionids) -> dict[int, str]:
+        cache = self.storage.collection_ids
+        names = {cid: cache.name(cid) for cid in collectionids}
+        missing = [cid for cid, name in names.items() if name is None]
+        if missing:
+            c = self.tables.collections
+            rows = self.conn.execute(
+                sa.select(c.c.collectionid, c.c.name).where(c.c.collectionid.in_(missing))
+            )
+            for cid, name in rows:
+                names[cid] = name
+                self.seen_collections.append((name, cid))
+        unnamed = [cid for cid, name in names.items() if name is None]
+        if unnamed:
+            raise StorageError(f"collection ids without a name: {unnamed}")  # corruption
+        return names
+
+    def _by_name(self, rows) -> dict[str, int]:
+        rows = [(cid, int(value)) for cid, value in rows]
+        names = self._names([cid for cid, _ in rows])
+        return {names[cid]: value for cid, value in rows}
+
+    # --- reads without a collection ---
+    def storage_timestamp(self) -> int:
+        uc = self.tables.user_collections
+        query = sa.select(sa.func.max(uc.c.last_modified)).where(uc.c.userid == self.userid)
+        return self.conn.execute(query).scalar() or 0
+
+    def collection_timestamps(self) -> dict[str, int]:
+        uc = self.tables.user_collections
+        query = sa.select(uc.c.collection, uc.c.last_modified).where(
+            uc.c.userid == self.userid, uc.c.collection != TOMBSTONE_COLLECTION
+        )
+        return self._by_name(self.conn.execute(query))
+
+    def _per_collection(self, aggregate) -> dict[str, int]:
+        bso = self.bso
+        query = (
+            sa.select(bso.c.collection, aggregate)
+            .where(bso.c.userid == self.userid, bso.c.ttl > self.now_s)
+            .group_by(bso.c.collection)
+        )
+        return self._by_name(self.conn.execute(query))
+
+    def collection_counts(self) -> dict[str, int]:
+        return self._per_collection(sa.func.count())
+
+    def collection_sizes(self) -> dict[str, int]:
+        return self._per_collection(sa.func.sum(self.bso.c.payload_size))
+
+    def total_size(self) -> int:
+        bso = self.bso
+        query = sa.select(sa.func.sum(bso.c.payload_size)).where(
+            bso.c.userid == self.userid, bso.c.ttl > self.now_s
+        )
+        return int(self.conn.execute(query).scalar() or 0)  # some drivers give Decimal
+
+    # --- reads in a collection ---
+    def collection_timestamp(self) -> int | None:
+        return self._last_modified if self.collection_id is not None else None
+
+    def _live_item(self, id: str) -> sa.ColumnElement[bool]:
+        bso = self.bso
+        return sa.and_(
+            bso.c.userid == self.userid,
+            bso.c.collection == self.collection_id,
+            bso.c.id == id,
+            bso.c.ttl > self.now_s,
+        )
+
+    def item_timestamp(self, id: str) -> int | None:
+        if self.collection_id is None:
+            return None
+        query = sa.select(self.bso.c.modified).where(self._live_item(id))
+        return self.conn.execute(query).scalar()
+
+    def get_item(self, id: str) -> BSO | None:
+        if self.collection_id is None:
+            return None
+        bso = self.bso
+        query = sa.select(bso.c.id, bso.c.modified, bso.c.payload, bso.c.sortindex).where(
+            self._live_item(id)
+        )
+        row = self.conn.execute(query).first()
+        return BSO(*row) if row is not None else None
+
+    def find_items(self, query: ItemQuery) -> Page:
+        bound, skip = _decode_offset(query)
+        if self.collection_id is None or query.limit == 0 or query.ids == []:
+            return Page([], None)
+        bso = self.bso
+        columns = [bso.c.id, bso.c.modified, bso.c.sortindex]
+        if query.full:
+            columns.append(bso.c.payload)
+        select = sa.select(*columns).where(
+            bso.c.userid == self.userid,
+            bso.c.collection == self.collection_id,
+            bso.c.ttl > self.now_s,
+        )
+        if query.ids is not None:
+            select = select.where(bso.c.id.in_(query.ids))
+        if query.newer is not None:
+            select = select.where(bso.c.modified > query.newer)
+        if query.older is not None:
+            select = select.where(bso.c.modified < query.older)
+        # storage-api §12: every order ends in id, so rows sharing a
+        # timestamp keep a fixed order and a skip count is exact
+        if query.sort is Sort.OLDEST:
+            if bound is not None:
+                select = select.where(bso.c.modified >= bound)
+            select = select.order_by(bso.c.modified.asc(), bso.c.id.asc())
+        elif query.sort is Sort.INDEX:
+            select = select.order_by(self.dialect.sortindex_desc(bso.c.sortindex), bso.c.id.desc())
+        else:
+            if bound is not None:
+                select = select.where(bso.c.modified <= bound)
+            select = select.order_by(bso.c.modified.desc(), bso.c.id.desc())
+        if query.limit is not None:
+            select = select.limit(query.limit + 1)
+        if skip:
+            select = select.offset(skip)
+        rows = self.conn.execute(select).all()
+        if query.full:
+            items = [BSO(r.id, r.modified, r.payload, r.sortindex) for r in rows]
+        else:
+            items = [BSO(r.id, r.modified, "", r.sortindex) for r in rows]
+        if query.limit is None or len(items) <= query.limit:
+            return Page(items, None)
+        items = items[: query.limit]
+        return Page(items, _next_offset(query.sort, items, bound, skip))
+
+    # --- writes (storage-model §6.2, §6.3) ---
+    def set_items(self, items: list[BSOUpdate]) -> int:
+        self._require_write()
+
+        def changed(payload: bool, sortindex: bool, ttl: bool) -> list[str]:
+            names = _supplied_columns(payload, sortindex, ttl, ttl_column="ttl")
+            if payload or sortindex:  # a ttl-only write keeps `modified` (§3.3)
+                names.append("modified")
+            return names
+
+        self._upsert_by_shape(self.bso, BSO_KEY, items, self._bso_row, changed)
+        self._touch()
+        return self.now
+
+    def _upsert_by_shape(self, table, keys, items, make_row, changed) -> None:
+        """Upsert `items` with one multi-row statement per set of supplied
+        fields (issue 3): the update of an existing row changes only the
+        columns `changed(payload?, sortindex?, ttl?)` names, so unsent
+        fields keep their stored values."""
+        rows_by_shape: dict[tuple[bool, bool, bool], list[dict]] = {}
+        for item in {item.id: item for item in items}.values():
+            shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
+            rows_by_shape.setdefault(shape, []).append(make_row(item))
+        for shape, rows in rows_by_shape.items():
+            names = changed(*shape)
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                insert = self.dialect.insert(table).values(rows[start : start + ROWS_PER_STATEMENT])
+                upsert = self.dialect.upsert(
+                    insert, keys, lambda incoming: {name: incoming[name] for name in names}
+                )
+                self.conn.execute(upsert)
+
+    def _bso_row(self, item: BSOUpdate) -> dict:
+        """The row inserted for a new BSO: defaults for what was not supplied."""
+        payload = item.payload if item.payload is not None else ""
+        return {
+            "userid": self.userid,
+            "collection": self.collection_id,
+            "id": item.id,
+            "sortindex": item.sortindex,
+            "payload": payload,
+            "payload_size": _utf8_size(payload),
+            "ttl": self.now_s + item.ttl if item.ttl is not None else MAX_TTL,
+            "modified": self.now,
+        }
+
+    def _touch(self) -> None:
+        """Set the collection's last_modified to now (storage-model §6.2)."""
+        uc = self.tables.user_collections
+        key = sa.and_(uc.c.userid == self.userid, uc.c.collection == self.collection_id)
+        if self._last_modified is None:
+            inserted = self.conn.execute(
+                self.dialect.insert_ignore(uc).values(
+                    userid=self.userid, collection=self.collection_id, last_modified=self.now
+                )
+            ).rowcount
+            if inserted:
+                self._last_modified = self.now
+                return
+            # storage-model §5.5: another first write created the row since
+            # our lock found none; lock it now and apply the conflict rule
+            self._lock_existing(self.collection_id)
+        self.conn.execute(sa.update(uc).where(key).values(last_modified=self.now))
+        self._last_modified = self.now
+
+    def _lock_existing(self, collectionid: int) -> None:
+        uc = self.tables.user_collections
+        query = sa.select(uc.c.last_modified).where(
+            uc.c.userid == self.userid, uc.c.collection == collectionid
+        )
+        self._check_advances(self.conn.execute(self.dialect.lock(query, True)).scalar())
+
+    def _write_tombstone(self) -> None:
+        """Record this deletion's time (storage-api §4.4). Never lowered, so
+        the storage timestamp cannot go backwards."""
+        uc = self.tables.user_collections
+        insert = self.dialect.insert(uc).values(
+            userid=self.userid, collection=TOMBSTONE_COLLECTION, last_modified=self.now
+        )
+        self.conn.execute(
+            self.dialect.upsert(
+                insert,
+                USER_COLLECTION_KEY,
+                lambda incoming: {
+                    "last_modified": sa.case(
+                        (uc.c.last_modified > incoming.last_modified, uc.c.last_modified),
+                        else_=incoming.last_modified,
+                    )
+                },
+            )
+        )
+
+    def delete_item(self, id: str) -> bool:
+        self._require_write()
+        deleted = self.conn.execute(sa.delete(self.bso).where(self._live_item(id))).rowcount
+        if deleted:
+            self._touch()
+        return bool(deleted)
+
+    def delete_items(self, ids: list[str]) -> int:
+        self._require_write()
+        bso = self.bso
+        self.conn.execute(
+            sa.delete(bso).where(
+                bso.c.userid == self.userid,
+                bso.c.collection == self.collection_id,
+                bso.c.id.in_(ids),
+            )
+        )
+        if self._last_modified is not None:  # storage-api §9.5: nothing is created
+            self._touch()
+        return self.now
+
+    def delete_collection(self) -> int | None:
+        self._require_write()
+        bso, uc = self.bso, self.tables.user_collections
+        items = self.conn.execute(
+            sa.delete(bso).where(bso.c.userid == self.userid, bso.c.collection == self.collection_id)
+        ).rowcount
+        rows = self.conn.execute(
+            sa.delete(uc).where(uc.c.userid == self.userid, uc.c.collection == self.collection_id)
+        ).rowcount
+        if not items and not rows:
+            return None
+        self._last_modified = None
+        self._write_tombstone()
+        return self.now
+
+    def delete_storage(self) -> int:
+        if not self.write or self.collection is not None:
+            raise RuntimeError("delete_storage needs a write session without a collection")
+        bu, uc = self.tables.batch_uploads, self.tables.user_collections
+        batches = self.conn.execute(
+            sa.select(bu.c.batch).where(bu.c.userid == self.userid)
+        ).scalars()
+        by_table: dict[sa.Table, list[int]] = {}
+        for batch in batches:
+            by_table.setdefault(self.tables.items_for(batch), []).append(batch)
+        for table, ids in by_table.items():
+            self.conn.execute(
+                sa.delete(table).where(table.c.userid == self.userid, table.c.batch.in_(ids))
+            )
+        self.conn.execute(sa.delete(bu).where(bu.c.userid == self.userid))
+        self.conn.execute(sa.delete(self.bso).where(self.bso.c.userid == self.userid))
+        self.conn.execute(sa.delete(uc).where(uc.c.userid == self.userid))
+        self._write_tombstone()
+        return self.now
+
+    # --- batches (storage-model §7) ---
+    def create_batch(self) -> int:
+        self._require_write()
+        bu = self.tables.batch_uploads
+        first = self.now + self.userid % 10
+        for batch in range(first, first + BATCH_ID_ATTEMPTS):
+            inserted = self.conn.execute(
+                self.dialect.insert_ignore(bu).values(
+                    batch=batch, userid=self.userid, collection=self.collection_id
+                )
+            ).rowcount
+            if inserted:
+                return batch
+        raise ConflictError("no free batch id")
+
+    def batch_exists(self, batch: int) -> bool:
+        self._require_write()
+        if not 0 <= batch < 2**63 or batch + BATCH_LIFETIME_MS < self.now:
+            return False
+        bu = self.tables.batch_uploads
+        query = sa.select(sa.literal(1)).where(
+            bu.c.batch == batch, bu.c.userid == self.userid, bu.c.collection == self.collection_id
+        )
+        return self.conn.execute(query).first() is not None
+
+    def append_to_batch(self, batch: int, items: list[BSOUpdate]) -> None:
+        self._require_write()
+
+        def staged_row(item: BSOUpdate) -> dict:
+            # NULL = not supplied; the commit merges with COALESCE (§7.3)
+            return {
+                "batch": batch,
+                "userid": self.userid,
+                "id": item.id,
+                "sortindex": item.sortindex,
+                "payload": item.payload,
+                "payload_size": _utf8_size(item.payload) if item.payload is not None else None,
+                "ttl_offset": item.ttl,
+            }
+
+        # storage-model §7.2: a later staging overwrites only what it supplies
+        self._upsert_by_shape(
+            self.tables.items_for(batch),
+            ITEM_KEY,
+            items,
+            staged_row,
+            lambda *shape: _supplied_columns(*shape, ttl_column="ttl_offset"),
+        )
+
+    def commit_batch(self, batch: int) -> int:
+        self._require_write()
+        items, bso = self.tables.items_for(batch), self.bso
+        existing = bso.alias("existing")
+        now_s = sa.cast(sa.literal(self.now_s), sa.BigInteger)  # 64-bit sum on PostgreSQL
+        # storage-model §7.3: one upsert computes every field against the
+        # stored row (COALESCE merge); expired-but-unpurged rows count as stored
+        source = (
+            sa.select(
+                items.c.userid,
+                sa.literal(self.collection_id, sa.Integer),
+                items.c.id,
+                sa.func.coalesce(items.c.sortindex, existing.c.sortindex),
+                sa.func.coalesce(items.c.payload, existing.c.payload, ""),
+                sa.func.coalesce(items.c.payload_size, existing.c.payload_size, 0),
+                sa.func.coalesce(items.c.ttl_offset + now_s, existing.c.ttl, MAX_TTL),
+                sa.literal(self.now, sa.BigInteger),
+            )
+            .select_from(
+                items.outerjoin(
+                    existing,
+                    sa.and_(
+                        existing.c.userid == items.c.userid,
+                        existing.c.collection == self.collection_id,
+                        existing.c.id == items.c.id,
+                    ),
+                )
+            )
+            .where(items.c.batch == batch, items.c.userid == self.userid)
+        )
+        columns = ["userid", "collection", "id", "sortindex", "payload", "payload_size", "ttl", "modified"]
+        insert = self.dialect.insert(bso).from_select(columns, source)
+        self.conn.execute(
+            self.dialect.upsert(
+                insert, BSO_KEY, lambda incoming: {c: incoming[c] for c in columns[3:]}
+            )
+        )
+        self._touch()
+        bu = self.tables.batch_uploads
+        self.conn.execute(
+            sa.delete(bu).where(
+                bu.c.batch == batch, bu.c.userid == self.userid, bu.c.collection == self.collection_id
+            )
+        )
+        self.conn.execute(
+            sa.delete(items).where(items.c.batch == batch, items.c.userid == self.userid)
+        )
+        return self.now
+
+
+def _utf8_size(payload: str) -> int:
+    return len(payload.encode("utf-8"))  # sizes are UTF-8 bytes (storage-api §2)
+
+
+def _supplied_columns(payload: bool, sortindex: bool, ttl: bool, *, ttl_column: str) -> list[str]:
+    names = []
+    if payload:
+        names += ["payload", "payload_size"]
+    if sortindex:
+        names.append("sortindex")
+    if ttl:
+        names.append(ttl_column)
+    return names
+
+
+# --- offset tokens (storage-api §12) -----------------------------------------------
+
+
+def _decode_offset(query: ItemQuery) -> tuple[int | None, int]:
+    """(bound, skip) of the query's token; bound is None for index sorts."""
+    token = query.offset
+    if token is None:
+        return None, 0
+    if query.sort is Sort.INDEX:
+        if not _OFFSET_PART.fullmatch(token):
+            raise InvalidOffsetError(f"invalid offset {token!r}")
+        return None, int(token)
+    bound_text, _, skip_text = token.partition(":")
+    if not (_OFFSET_PART.fullmatch(bound_text) and _OFFSET_PART.fullmatch(skip_text)):
+        raise InvalidOffsetError(f"invalid offset {token!r}")
+    bound = int(bound_text)
+    if (query.newer is not None and bound < query.newer) or (
+        query.older is not None and bound > query.older
+    ):
+        raise InvalidOffsetError(f"offset {token!r} is outside newer/older")
+    return bound, int(skip_text)
+
+
+def _next_offset(sort: Sort, items: list[BSO], bound: int | None, skip: int) -> str:
+    if sort is Sort.INDEX:
+        return str(skip + len(items))
+    last = items[-1].modified
+    trailing = 0
+    for item in reversed(items):
+        if item.modified != last:
+            break
+        trailing += 1
+    if trailing == len(items) and bound == last:
+        trailing += skip  # the whole page sat on the previous bound
+    return f"{last}:{trailing}"

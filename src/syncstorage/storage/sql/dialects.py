@@ -1,0 +1,329 @@
+"""Every per-database difference of the SQL backend, in one place.
+
+The backend speaks SQLAlchemy Core and asks this module whenever SQLite,
+PostgreSQL and MySQL/MariaDB need different SQL or settings:
+
+- which driver a plain URL gets, and the engine/connection settings
+  (SQLite WAL + durability, lock timeouts, pool health checks);
+- how a read or write transaction begins and which locking clause it uses
+  (storage-model §5.2, §5.3);
+- upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
+- the bounded delete of the purge job (storage-model §8);
+- which driver errors are conflicts and which mean "database unreachable"
+  (storage-model §5.4).
+
+Driver choice (issue 3): psycopg 3 for PostgreSQL (maintained successor of
+psycopg2, binary wheels) and PyMySQL for MySQL/MariaDB (pure Python, no
+client library to build); see docs/architecture.md for the measurement.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+
+from .. import ConflictError, StorageError, UnavailableError
+
+# Column types -------------------------------------------------------------------
+
+
+def id_string(length: int) -> sa.types.TypeEngine:
+    """A case-sensitive ASCII string compared byte by byte.
+
+    BSO ids and collection names are printable ASCII and case-sensitive
+    (storage-api §1.2). MySQL's default collations are case-insensitive,
+    which would make "abc" and "ABC" the same primary key, so MySQL gets
+    ascii_bin; PostgreSQL gets the "C" collation so ORDER BY id is plain byte
+    order, as on SQLite.
+    """
+    return (
+        sa.String(length)
+        .with_variant(mysql.VARCHAR(length, charset="ascii", collation="ascii_bin"), "mysql", "mariadb")
+        .with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+    )
+
+
+def payload_text() -> sa.types.TypeEngine:
+    """Payload text: MySQL needs MEDIUMTEXT (TEXT holds only 64 KiB) in utf8mb4
+    so any Unicode payload round-trips (storage-model §10.2)."""
+    return sa.Text().with_variant(
+        mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+# Per-database behaviour ------------------------------------------------------------
+
+Incoming = Any  # the "row that would have been inserted" of an upsert
+SetBuilder = Callable[[Incoming], Mapping[str, Any]]
+
+# execution option that tells SQLite's begin hook to take the write lock
+WRITE_OPTION = "syncstorage_write"
+
+
+class Dialect:
+    """Behaviour shared by PostgreSQL and SQLite; subclasses override."""
+
+    name: str
+    default_driver: str
+
+    def __init__(self, lock_timeout: float):
+        self.lock_timeout = lock_timeout
+
+    # --- connecting ---
+    def normalize_url(self, url: URL) -> URL:
+        """Plain `scheme://` gets our driver; an explicit `+driver` is kept."""
+        if "+" not in url.drivername:
+            url = url.set(drivername=f"{self.name}+{self.default_driver}")
+        return url
+
+    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+        return {
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+            "pool_timeout": pool_timeout,
+            # a server restart or an idle timeout leaves dead connections in
+            # the pool; test them on checkout so the next request recovers
+            "pool_pre_ping": True,
+        }
+
+    def install(self, engine: sa.Engine) -> None:
+        """Attach per-connection settings to a new engine."""
+
+    # --- transactions and locks (storage-model §5) ---
+    def lock(self, select: sa.Select, write: bool) -> sa.Select:
+        """The collection-row lock: FOR UPDATE for writers, a shared lock for
+        readers (SQLAlchemy spells FOR SHARE / LOCK IN SHARE MODE)."""
+        return select.with_for_update(read=not write)
+
+    # --- statement forms ---
+    def insert(self, table: sa.Table) -> sa.Insert:
+        """An INSERT construct that can become an upsert (see `upsert`)."""
+        return postgresql.insert(table)
+
+    def insert_ignore(self, table: sa.Table) -> sa.Insert:
+        """INSERT that skips rows whose key exists (rowcount says how many went in)."""
+        return self.insert(table).on_conflict_do_nothing()
+
+    def upsert(self, insert: sa.Insert, keys: list[str], set_: SetBuilder) -> sa.Insert:
+        """Turn `insert` (from `self.insert`, with values or a SELECT) into an
+        upsert on the primary key `keys`.
+
+        `set_(incoming)` returns the columns to change on an existing row,
+        `incoming.<col>` naming the value that would have been inserted.
+        """
+        changes = set_(insert.excluded)
+        if not changes:
+            return insert.on_conflict_do_nothing(index_elements=keys)
+        return insert.on_conflict_do_update(index_elements=keys, set_=dict(changes))
+
+    def sortindex_desc(self, column: sa.ColumnElement) -> sa.ColumnElement:
+        """storage-api §9.1: null sortindex after every number."""
+        return column.desc().nulls_last()
+
+    def bounded_delete(
+        self, table: sa.Table, where: sa.ColumnElement, limit: int
+    ) -> sa.Delete:
+        """DELETE at most `limit` rows matching `where` (storage-model §8)."""
+        ctid = sa.literal_column("ctid")
+        return sa.delete(table).where(
+            ctid.in_(sa.select(ctid).select_from(table).where(where).limit(limit).scalar_subquery())
+        )
+
+    # --- errors (storage-model §5.4) ---
+    def classify(self, exc: sa.exc.DBAPIError) -> StorageError | None:
+        """A ConflictError or UnavailableError for `exc`, or None if it is a bug."""
+        if exc.connection_invalidated:
+            return UnavailableError(str(exc.orig))
+        return None
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    default_driver = "pysqlite"
+
+    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+        if url.database in (None, "", ":memory:") or url.database.startswith("file::memory:"):
+            # every pooled connection would see its own empty database
+            raise ValueError("SQLite needs a database file (sqlite:///path/to/file.db)")
+        _create_private_file(url.database)
+        return {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": pool_timeout}
+
+    def install(self, engine: sa.Engine) -> None:
+        busy_ms = int(self.lock_timeout * 1000)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Take transaction control away from pysqlite: it would BEGIN
+            # implicitly (and never for SELECTs); we emit our own BEGIN below,
+            # so no transaction is ever left open between requests.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL may lose the last commits on power loss or an
+            # OS crash; FULL syncs the WAL on every commit, so a request that
+            # was answered 200 survives any crash (issue 2: no lost commit).
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # storage-model §5.2/§5.3: writers take the single write lock up
+            # front (so two writers never deadlock upgrading), readers get a
+            # deferred transaction whose first read fixes a WAL snapshot.
+            write = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def lock(self, select: sa.Select, write: bool) -> sa.Select:
+        return select  # the database-wide lock of BEGIN IMMEDIATE / the snapshot
+
+    def insert(self, table: sa.Table) -> sa.Insert:
+        return sqlite.insert(table)
+
+    def bounded_delete(self, table, where, limit):
+        # DELETE ... LIMIT needs a compile-time option; rowid works everywhere
+        rowid = sa.literal_column("rowid")
+        return sa.delete(table).where(
+            rowid.in_(sa.select(rowid).select_from(table).where(where).limit(limit).scalar_subquery())
+        )
+
+    def classify(self, exc):
+        orig = exc.orig
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is not None:
+            primary = code & 0xFF
+            if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return ConflictError(str(orig))
+            if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL):
+                return UnavailableError(str(orig))
+        return super().classify(exc)
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    default_driver = "psycopg"
+
+    # SQLSTATEs: lock_not_available, deadlock_detected, serialization_failure
+    CONFLICT_STATES = {"55P03", "40P01", "40001"}
+
+    def install(self, engine: sa.Engine) -> None:
+        lock_ms = int(self.lock_timeout * 1000)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Without lock_timeout a writer queued behind a stuck transaction
+            # would wait forever; this turns the wait into 55P03 = conflict.
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute(f"SET lock_timeout = {lock_ms}")
+            dbapi_connection.autocommit = autocommit
+
+    def classify(self, exc):
+        state = getattr(exc.orig, "sqlstate", None)
+        if state in self.CONFLICT_STATES:
+            return ConflictError(str(exc.orig))
+        # class 08 = connection exception, 57P0x = server shutting down or
+        # our backend terminated; no SQLSTATE at all = never connected
+        if state is None or state.startswith("08") or state.startswith("57P"):
+            if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+                return UnavailableError(str(exc.orig))
+        return super().classify(exc)
+
+
+class MySQLDialect(Dialect):
+    name = "mysql"
+    default_driver = "pymysql"
+
+    # lock wait timeout, lock table full, deadlock, lock aborted
+    CONFLICT_CODES = {1205, 1206, 1213, 1689}
+    # server shutdown, killed, can't connect, gone away, lost connection, ...
+    UNAVAILABLE_CODES = {1053, 1077, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
+
+    def normalize_url(self, url: URL) -> URL:
+        if url.drivername == "mariadb":
+            url = url.set(drivername="mysql")
+        url = super().normalize_url(url)
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return url
+
+    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+        options = super().engine_options(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        # storage-model §10.2: READ COMMITTED, so every read after the lock
+        # sees the latest committed rows; recycle below the server's
+        # wait_timeout (8 h by default) so idle connections are not cut.
+        options.update(isolation_level="READ COMMITTED", pool_recycle=3600)
+        if url.get_driver_name() == "pymysql":
+            lock_s = max(1, round(self.lock_timeout))
+            options["connect_args"] = {
+                "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
+            }
+        return options
+
+    def insert(self, table: sa.Table) -> sa.Insert:
+        return mysql.insert(table)
+
+    def insert_ignore(self, table: sa.Table) -> sa.Insert:
+        # we only insert integers and known-valid names, so a duplicate key is
+        # the only error IGNORE can turn into a skipped row
+        return mysql.insert(table).prefix_with("IGNORE")
+
+    def upsert(self, insert: sa.Insert, keys: list[str], set_: SetBuilder) -> sa.Insert:
+        changes = dict(set_(insert.inserted))  # VALUES(col) on MariaDB
+        if not changes:
+            # "keep the existing row": a no-op assignment (INSERT IGNORE would
+            # also turn unrelated errors into warnings)
+            changes = {keys[0]: insert.table.c[keys[0]]}
+        return insert.on_duplicate_key_update(changes)
+
+    def sortindex_desc(self, column):
+        return column.desc()  # MySQL sorts NULL last on DESC and lacks NULLS LAST
+
+    def bounded_delete(self, table, where, limit):
+        return sa.delete(table).where(where).with_dialect_options(mysql_limit=limit)
+
+    def classify(self, exc):
+        args = getattr(exc.orig, "args", ())
+        code = args[0] if args and isinstance(args[0], int) else None
+        if code in self.CONFLICT_CODES:
+            return ConflictError(str(exc.orig))
+        if code in self.UNAVAILABLE_CODES:
+            return UnavailableError(str(exc.orig))
+        return super().classify(exc)
+
+
+def _create_private_file(path: str) -> None:
+    """Create a new SQLite file readable only by us (storage-model §10.1)."""
+    if path and not os.path.exists(path):
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+_DIALECTS = {
+    "sqlite": SQLiteDialect,
+    "postgresql": PostgresDialect,
+    "postgres": PostgresDialect,
+    "mysql": MySQLDialect,
+    "mariadb": MySQLDialect,
+}
+
+
+def for_url(raw_url: str | URL, *, lock_timeout: float) -> tuple[Dialect, URL]:
+    """The dialect object for a database URL and the URL with its driver."""
+    url = make_url(raw_url)
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        url = url.set(drivername=url.drivername.replace("postgres", "postgresql", 1))
+    try:
+        dialect = _DIALECTS[backend](lock_timeout)
+    except KeyError:
+        raise ValueError(
+            f"unsupported database {backend!r}: use sqlite://, postgresql:// or mysql://"
+        ) from None
+    return dialect, dialect.normalize_url(url)

@@ -1,0 +1,72 @@
+"""Schema management: the Alembic migrations shipped in `syncstorage/migrations`.
+
+The CLI calls these; nothing here needs an alembic.ini:
+
+    upgrade(url)              # create or update the schema to the newest revision
+    current_revision(url)     # None for a database never migrated (e.g. a new SQLite file)
+    head_revision()           # the newest revision this code knows
+    is_current(url)           # True when the server may start on this database
+
+A later part of the schema (e.g. the tokenserver tables) is one more file in
+`migrations/versions/` whose `down_revision` is the current head.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from . import dialects
+from .schema import DEFAULT_SHARDSIZE
+
+
+def migration_engine(url: str) -> sa.Engine:
+    """An engine with the server's own connection settings (driver choice,
+    SQLite WAL and explicit BEGIN) and no pool, for one migration run."""
+    dialect, normalized = dialects.for_url(url, lock_timeout=60.0)
+    options = dialect.engine_options(normalized, pool_size=1, pool_timeout=60.0)
+    for pool_option in ("pool_size", "max_overflow", "pool_timeout"):
+        options.pop(pool_option, None)
+    engine = sa.create_engine(normalized, poolclass=sa.pool.NullPool, **options)
+    dialect.install(engine)
+    # migrations write: on SQLite take the write lock up front
+    return engine.execution_options(**{dialects.WRITE_OPTION: True})
+
+
+def _config(url: str | None = None, **attributes) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files("syncstorage") / "migrations"))
+    config.attributes.update(url=url, **attributes)
+    return config
+
+
+def upgrade(
+    url: str, *, shard: bool = False, shardsize: int = DEFAULT_SHARDSIZE, revision: str = "head"
+) -> None:
+    """Bring the database to `revision`. The sharding layout must be the one
+    the server will run with (storage-model §3.6)."""
+    command.upgrade(_config(url, shard=shard, shardsize=shardsize), revision)
+
+
+def current_revision(url: str) -> str | None:
+    engine = migration_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "the migrations directory has no revisions"
+    return head
+
+
+def is_current(url: str) -> bool:
+    return current_revision(url) == head_revision()

@@ -1,0 +1,1 @@
+"""The HTTP layer of the storage API (storage-api.md); see docs/architecture.md."""

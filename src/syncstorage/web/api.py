@@ -1,0 +1,189 @@
+"""The storage API as one Starlette route: everything below `/1.5/`.
+
+Per request: route on the raw path (404/405), read the body (413), then ONE
+worker-thread hop runs authentication and the handler with its storage
+session (both synchronous), retrying once on a quick conflict (§4.3).
+Whatever happens, the answer carries X-Weave-Timestamp (§7) and errors have
+the bare-integer bodies of §14; an unexpected exception is logged and
+answered 500 with body 0, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+from syncstorage.auth import AuthError
+from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
+from syncstorage.timestamps import format_ms, now_ms
+from syncstorage.web import collection, item, user
+from syncstorage.web.context import Call, Context, Result
+from syncstorage.web.errors import (
+    RETRY_AFTER_CONFLICT,
+    RETRY_AFTER_UNAVAILABLE,
+    SIZE_LIMIT,
+    HTTPError,
+    error_body,
+)
+from syncstorage.web.routing import API_PREFIX, resolve
+from syncstorage.web.validation import parse_query
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Context, Call], Result]
+
+# route -> method -> handler (storage-api §1.3); HEAD is served as GET
+ROUTES: dict[str, dict[str, Handler]] = {
+    "storage_root": {"DELETE": user.delete_storage},
+    "info/collections": {"GET": user.info_collections},
+    "info/quota": {"GET": user.info_quota},
+    "info/collection_usage": {"GET": user.info_collection_usage},
+    "info/collection_counts": {"GET": user.info_collection_counts},
+    "info/configuration": {"GET": user.info_configuration},
+    "collection": {
+        "GET": collection.get_collection,
+        "POST": collection.post_collection,
+        "DELETE": collection.delete_collection,
+    },
+    "item": {"GET": item.get_item, "PUT": item.put_item, "DELETE": item.delete_item},
+}
+_WITH_BODY = frozenset(("PUT", "POST"))
+# A conflict this soon after the request started is a same-10-ms clash with
+# another write, worth one retry; a slower one is real contention (§4.3).
+_RETRY_WITHIN = 0.2
+_RETRY_SLEEP = 0.01
+_API_PREFIX_BYTES = API_PREFIX.encode()
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class StorageAPIRoute(BaseRoute):
+    """Matches every raw path below /1.5/ (the prefix already removed)."""
+
+    def __init__(self, ctx: Context, authenticator) -> None:
+        self.ctx = ctx
+        self.authenticator = authenticator
+        self.max_request_bytes = ctx.limits["max_request_bytes"]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["raw_path"].startswith(_API_PREFIX_BYTES):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        try:
+            result = await self._respond(scope, receive, started)
+        except _Disconnected:
+            return
+        except HTTPError as exc:
+            result = _error_result(exc)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["raw_path"])
+            result = _error_result(HTTPError(500))
+        await _send(send, result, head=scope["method"] == "HEAD")
+
+    async def _respond(self, scope: Scope, receive: Receive, started: float) -> Result:
+        method = scope["method"]
+        raw_path = scope["raw_path"].decode("latin-1")
+        target = resolve(raw_path)
+        handler = ROUTES[target.route].get("GET" if method == "HEAD" else method)
+        if handler is None:
+            raise HTTPError(405)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await self._read_body(receive, headers) if method in _WITH_BODY else b""
+        query_string = scope["query_string"].decode("latin-1")
+        call = Call(
+            method="GET" if method == "HEAD" else method,
+            target=target,
+            query=parse_query(query_string),
+            headers=headers,
+            body=body,
+        )
+        auth = {
+            "method": method,
+            "path": raw_path,
+            "query_string": query_string,
+            "headers": headers,
+            "scheme": scope.get("scheme", "http"),
+            "path_uid": target.uid,
+            # expired-token grace for polling clients (auth-and-tokens §5.5)
+            "allow_expired": target.route == "info/collections",
+        }
+        return await run_in_threadpool(self._run, handler, call, auth, started)
+
+    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
+        """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
+        limit = self.max_request_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise HTTPError(413, SIZE_LIMIT)
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, SIZE_LIMIT)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _run(self, handler: Handler, call: Call, auth: dict, started: float) -> Result:
+        """Runs in a worker thread: authentication, then the handler."""
+        try:
+            self.authenticator.authenticate(**auth)
+        except AuthError as exc:
+            log.info("401 %s %s: %s", call.method, auth["path"], exc.reason)
+            headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
+            raise HTTPError(401, headers=headers) from None
+        try:
+            try:
+                return handler(self.ctx, call)
+            except ConflictError:
+                if time.monotonic() - started > _RETRY_WITHIN:
+                    raise
+            time.sleep(_RETRY_SLEEP)
+            return handler(self.ctx, call)  # with a fresh session and T
+        except ConflictError:
+            raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_CONFLICT}) from None
+        except UnavailableError:
+            log.warning("storage unavailable", exc_info=True)
+            raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
+        except InvalidOffsetError:
+            raise HTTPError(400) from None
+
+
+def _error_result(exc: HTTPError) -> Result:
+    return Result(
+        error_body(exc.code),
+        status=exc.status,
+        last_modified=exc.last_modified,
+        headers=exc.headers,
+    )
+
+
+async def _send(send: Send, result: Result, head: bool) -> None:
+    headers = [(b"content-length", str(len(result.body)).encode())]
+    if result.body or result.status < 300:  # 304/412 have neither (§14.1)
+        headers.append((b"content-type", result.content_type.encode()))
+    if result.last_modified is not None:
+        headers.append((b"x-last-modified", format_ms(result.last_modified).encode()))
+    # A write's own T; otherwise now, but never before X-Last-Modified (§7)
+    timestamp = result.timestamp
+    if timestamp is None:
+        timestamp = max(now_ms(), result.last_modified or 0)
+    headers.append((b"x-weave-timestamp", format_ms(timestamp).encode()))
+    headers.extend((k.lower().encode(), v.encode()) for k, v in result.headers.items())
+    await send({"type": "http.response.start", "status": result.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else result.body})

@@ -1,0 +1,77 @@
+"""Routing of `/1.5/...` paths, on the RAW (undecoded) path.
+
+Why hand-written and not Starlette's router: Starlette matches the
+percent-DECODED `scope["path"]`, but a BSO id may contain `/` (sent as `%2F`)
+or `\\n` once decoded, which breaks segment-based patterns. Here the raw path
+is split at literal `/` first and each segment is percent-decoded afterwards,
+then checked against the component rules of storage-api §1.2. The table is
+five shapes deep, so a split and a few comparisons beat a regex walk.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import unquote
+
+from syncstorage.web.errors import not_found
+
+API_PREFIX = "/1.5/"
+
+# storage-api §1.2, full matches on the decoded segment
+_UID_RE = re.compile(r"[0-9]{1,10}")
+_COLLECTION_RE = re.compile(r"[a-zA-Z0-9._-]{1,32}")
+_BSO_ID_RE = re.compile(r"[\x20-\x7e]{1,64}")
+
+INFO_NAMES = frozenset(
+    ("collections", "quota", "collection_usage", "collection_counts", "configuration")
+)
+
+
+class Target(NamedTuple):
+    """What a /1.5/ path names. `route` keys the method table of handlers."""
+
+    route: str  # "storage_root", "info/<name>", "collection", "item"
+    uid: int
+    collection: str | None = None
+    item: str | None = None
+
+
+def _decode(segment: str) -> str:
+    return unquote(segment) if "%" in segment else segment
+
+
+def is_bso_id(value: str) -> bool:
+    return _BSO_ID_RE.fullmatch(value) is not None
+
+
+def resolve(raw_path: str) -> Target:
+    """Map a raw path below the prefix (starting with /1.5/) to its Target.
+
+    Raises 404 for unknown shapes and invalid components (storage-api §1.2,
+    §1.3)."""
+    parts = raw_path[len(API_PREFIX) :].split("/")
+    uid_text = _decode(parts[0])
+    if _UID_RE.fullmatch(uid_text) is None:
+        raise not_found()
+    uid = int(uid_text)
+    n = len(parts)
+    if n == 1:
+        return Target("storage_root", uid)
+    kind = parts[1]
+    if kind == "info" and n == 3 and parts[2] in INFO_NAMES:
+        return Target("info/" + parts[2], uid)
+    if kind == "storage":
+        if n == 2:
+            return Target("storage_root", uid)
+        collection = _decode(parts[2])
+        if _COLLECTION_RE.fullmatch(collection) is None:
+            raise not_found()
+        if n == 3:
+            return Target("collection", uid, collection)
+        if n == 4:
+            item = _decode(parts[3])
+            if not is_bso_id(item):
+                raise not_found()
+            return Target("item", uid, collection, item)
+    raise not_found()

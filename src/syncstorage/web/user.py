@@ -1,0 +1,63 @@
+"""Endpoints on a whole user: /info/* and DELETE of all storage (§8, §8.1)."""
+
+from __future__ import annotations
+
+import orjson
+
+from syncstorage.web import rendering
+from syncstorage.web.context import Call, Context, Result
+from syncstorage.web.validation import Preconditions
+
+
+def info_collections(ctx: Context, call: Call) -> Result:
+    pre = Preconditions(call.headers)
+    with ctx.storage.session(call.target.uid) as s:
+        ts = s.storage_timestamp()
+        pre.check(ts)
+        stamps = s.collection_timestamps()
+    return _counted(rendering.timestamp_map(stamps), ts, len(stamps))
+
+
+def info_collection_counts(ctx: Context, call: Call) -> Result:
+    pre = Preconditions(call.headers)
+    with ctx.storage.session(call.target.uid) as s:
+        ts = s.storage_timestamp()
+        pre.check(ts)
+        counts = s.collection_counts()
+    return _counted(orjson.dumps(counts), ts, len(counts))
+
+
+def info_collection_usage(ctx: Context, call: Call) -> Result:
+    pre = Preconditions(call.headers)
+    with ctx.storage.session(call.target.uid) as s:
+        ts = s.storage_timestamp()
+        pre.check(ts)
+        sizes = s.collection_sizes()
+    return _counted(rendering.kb_map(sizes), ts, len(sizes))
+
+
+def info_quota(ctx: Context, call: Call) -> Result:
+    pre = Preconditions(call.headers)
+    with ctx.storage.session(call.target.uid) as s:
+        ts = s.storage_timestamp()
+        pre.check(ts)
+        used = s.total_size()
+    limit = None if ctx.quota_limit is None else ctx.quota_limit / 1024
+    return Result(orjson.dumps([used / 1024, limit]), last_modified=ts)
+
+
+def info_configuration(ctx: Context, call: Call) -> Result:
+    # No preconditions and X-Last-Modified 0.00 (storage-api §7, production)
+    return Result(ctx.configuration_body, last_modified=0)
+
+
+def delete_storage(ctx: Context, call: Call) -> Result:
+    pre = Preconditions(call.headers)
+    with ctx.storage.session(call.target.uid, write=True) as s:
+        pre.check(s.storage_timestamp())
+        now = s.delete_storage()
+    return Result(b"null", last_modified=now, timestamp=now)
+
+
+def _counted(body: bytes, ts: int, records: int) -> Result:
+    return Result(body, last_modified=ts, headers={"X-Weave-Records": str(records)})

@@ -1,0 +1,140 @@
+"""Batch uploads (storage-api §9.3, §9.4; batch ids per storage-model §7.1)."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+import pytest
+from test_http_routing import assert_error
+
+
+def start(client, collection="col", items=()):
+    r = client.post(f"/storage/{collection}?batch=true", json=list(items))
+    assert r.status_code == 202, r.text
+    return r.json()["batch"]
+
+
+def test_staging_is_invisible(client):
+    client.upload("col", {"id": "old", "payload": "o"})
+    before = client.state()
+    r = client.post("/storage/col?batch=true", json=[{"id": "a", "payload": "p"}, {"id": "bad", "ttl": -1}])
+    assert r.status_code == 202
+    body = r.json()
+    assert set(body) == {"batch", "success", "failed"}
+    assert body["success"] == ["a"] and body["failed"] == {"bad": "invalid ttl"}
+    # X-Last-Modified: the collection's unchanged timestamp
+    assert r.headers["X-Last-Modified"] == before["storage_ts"]
+    assert client.state() == before
+
+
+def test_staging_does_not_create_the_collection(client):
+    start(client, "fresh", [{"id": "a"}])
+    assert client.get("/info/collections").json() == {}
+    r = client.post("/storage/fresh?batch=true", json=[])
+    assert r.headers["X-Last-Modified"] == "0.00"
+
+
+@pytest.mark.parametrize("new_batch", ["batch=true", "batch=TRUE", "batch=", "batch"])
+def test_ways_to_start_a_batch(client, new_batch):
+    r = client.post(f"/storage/col?{new_batch}", json=[{"id": "a"}])
+    assert r.status_code == 202
+    assert "batch" in r.json()
+
+
+def test_commit_merges_staged_fields(client):
+    client.upload("col", {"id": "x", "payload": "stored", "sortindex": 1})
+    batch = start(client, items=[{"id": "x", "sortindex": 5}, {"id": "y", "payload": "p1", "sortindex": 2}])
+    client.post(f"/storage/col?batch={batch}", json=[{"id": "y", "payload": "p2"}])
+    r = client.post(f"/storage/col?batch={batch}&commit=true", json=[{"id": "z", "ttl": 3600}])
+    assert r.status_code == 200
+    t = r.headers["X-Last-Modified"]
+    assert r.text == '{"modified":%s,"success":["z"],"failed":{}}' % t
+    assert r.headers["X-Weave-Timestamp"] == t
+    got = {b["id"]: b for b in client.get("/storage/col?full=1").json()}
+    assert got["x"] == {"id": "x", "modified": float(t), "payload": "stored", "sortindex": 5}
+    assert got["y"] == {"id": "y", "modified": float(t), "payload": "p2", "sortindex": 2}
+    assert got["z"] == {"id": "z", "modified": float(t), "payload": ""}
+    assert client.get("/info/collections").json()["col"] == float(t)
+
+
+@pytest.mark.parametrize("form", ["raw", "encoded", "decimal", "commit-first", "last"])
+def test_batch_id_forms(client, form):
+    batch = start(client, items=[{"id": "a", "payload": "p"}])
+    assert "+" not in batch and "/" not in batch
+    query = {
+        "raw": f"batch={batch}&commit=true",
+        "encoded": f"batch={quote(batch, safe='')}&commit=true",
+        "decimal": f"batch={base64.b64decode(batch).decode()}&commit=true",
+        "commit-first": f"commit=true&batch={batch}",
+        "last": f"commit=TRUE&batch={batch}",
+    }[form]
+    r = client.post(f"/storage/col?{query}", json=[])
+    assert r.status_code == 200, r.text
+    assert client.get("/storage/col").json() == ["a"]
+
+
+def test_batch_true_commit_true_is_a_plain_post(client):
+    r = client.post("/storage/col?batch=true&commit=true", json=[{"id": "a"}])
+    assert r.status_code == 200
+    assert set(r.json()) == {"modified", "success", "failed"}
+    assert client.get("/storage/col").json() == ["a"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "batch=!!!",
+        "batch=abc",
+        "batch=" + base64.b64encode(b"12ab").decode(),
+        "batch=" + base64.b64encode(b"1" * 30).decode(),
+        "commit=true",
+        "batch=true&commit=false",
+        "batch=true&commit=",
+        "batch=true&commit=1",
+        "batch=" + base64.b64encode(b"1700000000142").decode(),  # well-formed, unknown
+    ],
+)
+def test_bad_batch_parameters_are_400(client, query):
+    batch = start(client, items=[{"id": "a"}])
+    before = client.state()
+    assert_error(client.post(f"/storage/col?{query}", json=[{"id": "b"}]), 400)
+    assert client.state() == before
+    # the open batch is unaffected
+    assert client.post(f"/storage/col?batch={batch}&commit=true", json=[]).status_code == 200
+    assert client.get("/storage/col").json() == ["a"]
+
+
+def test_batch_is_bound_to_user_and_collection(client):
+    batch = start(client, items=[{"id": "a"}])
+    other_user = client.as_user(2)
+    assert_error(other_user.post(f"/storage/col?batch={batch}&commit=true", json=[]), 400)
+    assert_error(client.post(f"/storage/other?batch={batch}&commit=true", json=[]), 400)
+    assert client.get("/info/collections").json() == {}
+    assert other_user.get("/info/collections").json() == {}
+    assert client.post(f"/storage/col?batch={batch}&commit=true", json=[]).status_code == 200
+
+
+def test_committed_batch_cannot_be_reused(client):
+    batch = start(client, items=[{"id": "a"}])
+    assert client.post(f"/storage/col?batch={batch}&commit=true", json=[]).status_code == 200
+    before = client.state()
+    assert_error(client.post(f"/storage/col?batch={batch}", json=[{"id": "b"}]), 400)
+    assert_error(client.post(f"/storage/col?batch={batch}&commit=true", json=[]), 400)
+    assert client.state() == before
+
+
+def test_bad_body_on_commit_keeps_the_batch(client):
+    batch = start(client, items=[{"id": "a"}])
+    assert_error(client.post(f"/storage/col?batch={batch}&commit=true", content=b"[nope"), 400, 8)
+    assert client.get("/info/collections").json() == {}
+    assert client.post(f"/storage/col?batch={batch}&commit=true", json=[]).status_code == 200
+
+
+def test_newlines_batch(client):
+    r = client.post("/storage/col?batch=true", content=b'{"id":"a"}\n{"id":"b"}\n', headers={"Content-Type": "application/newlines"})
+    assert r.status_code == 202
+    batch = r.json()["batch"]
+    r = client.post(f"/storage/col?batch={batch}&commit=true", content=b"", headers={"Content-Type": "application/newlines"})
+    assert r.status_code == 200
+    assert sorted(client.get("/storage/col").json()) == ["a", "b"]

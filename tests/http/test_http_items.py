@@ -1,0 +1,171 @@
+"""Item endpoints (storage-api §10) and BSO validation on PUT (§3, §5.1)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_http_routing import assert_error
+
+BAD_CRYPTO = '{"IV": "AAAAAAAAAAAAAAAAAAAAAA==", "hmac": "x", "ciphertext": "y"}'
+
+
+@pytest.fixture
+def seeded(client):
+    client.put("/storage/col/keep", json={"payload": "kept", "sortindex": 7})
+    return client
+
+
+def test_get_missing_item_and_collection(client):
+    assert_error(client.get("/storage/col/nope"), 404)
+    client.put("/storage/col/x", json={})
+    assert_error(client.get("/storage/col/nope"), 404)
+
+
+def test_put_defaults_and_output_shape(client):
+    r = client.put("/storage/col/x", json={})
+    assert r.status_code == 200
+    r = client.get("/storage/col/x")
+    assert r.json() == {"id": "x", "modified": float(r.headers["X-Last-Modified"]), "payload": ""}
+    assert set(r.json()) == {"id", "modified", "payload"}
+
+
+def test_put_partial_update_keeps_other_fields(client):
+    t1 = client.put("/storage/col/x", json={"payload": "p", "sortindex": 3}).text
+    t2 = client.put("/storage/col/x", json={"sortindex": 4}).text
+    r = client.get("/storage/col/x").json()
+    assert r == {"id": "x", "modified": float(t2), "payload": "p", "sortindex": 4}
+    assert t2 > t1
+    # ttl-only: modified stays (§3.3), the collection timestamp moves
+    t3 = client.put("/storage/col/x", json={"ttl": 1000}).text
+    r = client.get("/storage/col/x")
+    assert r.json()["modified"] == float(t2)
+    assert client.get("/info/collections").json()["col"] == float(t3)
+    # nulls mean "not supplied"
+    client.put("/storage/col/x", json={"payload": None, "sortindex": None, "ttl": None})
+    assert client.get("/storage/col/x").json()["payload"] == "p"
+
+
+def test_put_body_id_ignored_but_validated(client):
+    assert client.put("/storage/col/x", json={"id": "other", "payload": "p"}).status_code == 200
+    assert client.get("/storage/col/x").json()["payload"] == "p"
+    assert_error(client.get("/storage/col/other"), 404)
+
+
+def test_put_ttl_zero_expires_immediately(client):
+    client.put("/storage/col/x", json={"payload": "p", "ttl": 0})
+    assert_error(client.get("/storage/col/x"), 404)
+    assert client.get("/storage/col").json() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b'"notabso"',
+        b"42",
+        b"[]",
+        b"null",
+        b'{"payload": 42}',
+        b'{"payload": {"a": 1}}',
+        b'{"payload": "p", "unexpected": 1}',
+        b'{"payload": "p", "payload_size": 1}',
+        b'{"sortindex": "12"}',
+        b'{"sortindex": 2.6}',
+        b'{"sortindex": 5.0}',
+        b'{"sortindex": true}',
+        b'{"sortindex": 1000000000}',
+        b'{"sortindex": -1000000000}',
+        b'{"sortindex": 123456789012345678901234567890}',
+        b'{"ttl": -1}',
+        b'{"ttl": "2.6"}',
+        b'{"ttl": 1.5}',
+        b'{"ttl": false}',
+        b'{"ttl": 1000000000}',
+        b'{"id": 5, "payload": "p"}',
+        b'{"id": null, "payload": "p"}',
+        b'{"id": "a\\nb", "payload": "p"}',
+        b'{"id": "", "payload": "p"}',
+        b'{"modified": [1], "payload": "p"}',
+        b'{"payload": NaN}',
+        b'{"payload": "\\ud800"}',
+    ],
+)
+def test_put_invalid_bso_is_400_8_and_changes_nothing(seeded, body):
+    before = seeded.state()
+    r = seeded.put("/storage/col/keep", content=body, headers={"Content-Type": "application/json"})
+    assert_error(r, 400, 8)
+    assert "X-Weave-Timestamp" in r.headers
+    assert seeded.state() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"sortindex": 999999999, "ttl": 999999999}',
+        b'{"sortindex": -999999999, "ttl": 0}',
+        b'{"modified": 12.5, "collection": "other", "payload": "p"}',
+        b'{"id": "keep", "payload": "p"}',
+    ],
+)
+def test_put_boundary_values_are_accepted(seeded, body):
+    r = seeded.put("/storage/col/keep", content=body)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "text/plain", "application/json; charset=UTF-8", "Application/JSON"])
+def test_put_content_types_read_as_json(client, content_type):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    r = client.put("/storage/col/x", content=b'{"payload": "p"}', headers=headers)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["application/newlines", "application/octet-stream", "text/html"])
+def test_put_other_content_types_are_415(seeded, content_type):
+    before = seeded.state()
+    r = seeded.put("/storage/col/keep", content=b'{"payload": "p"}', headers={"Content-Type": content_type})
+    assert_error(r, 415)
+    assert seeded.state() == before
+
+
+def test_put_payload_limit(make_client, sqlite_url):
+    client = make_client(sqlite_url, max_post_bytes=1000, max_record_payload_bytes=1000, max_request_bytes=5096)
+    assert client.put("/storage/col/x", json={"payload": "x" * 1000}).status_code == 200
+    r = client.put("/storage/col/x", json={"payload": "é" * 501})  # 1002 UTF-8 bytes
+    assert_error(r, 400, 8)
+    assert client.get("/storage/col/x").json()["payload"] == "x" * 1000
+
+
+def test_put_body_over_request_limit_is_413(make_client, sqlite_url):
+    client = make_client(sqlite_url, max_post_bytes=1000, max_record_payload_bytes=1000, max_request_bytes=5096)
+    r = client.put("/storage/col/x", content=b"x" * 5097)  # not even JSON: size first
+    assert_error(r, 413, 17)
+    r = client.put("/storage/col/x", content=json.dumps({"payload": "x" * 5000}))
+    assert_error(r, 413, 17)
+    assert client.get("/info/collections").json() == {}
+
+
+def test_put_known_bad_crypto_payload(client):
+    assert_error(client.put("/storage/crypto/keys", json={"payload": BAD_CRYPTO}), 400, 8)
+    assert client.get("/info/collections").json() == {}
+    assert client.put("/storage/crypto/keys", json={"payload": BAD_CRYPTO.replace("AAAA", "BAAA", 1)}).status_code == 200
+    assert client.put("/storage/other/keys", json={"payload": BAD_CRYPTO}).status_code == 200
+
+
+def test_delete_item(seeded):
+    assert_error(seeded.delete("/storage/col/nope"), 404)
+    assert_error(seeded.delete("/storage/nocol/nope"), 404)
+    assert "nocol" not in seeded.get("/info/collections").json()
+    r = seeded.delete("/storage/col/keep")
+    assert r.status_code == 200
+    t = r.headers["X-Last-Modified"]
+    assert r.text == '{"modified":%s}' % t
+    assert r.headers["X-Weave-Timestamp"] == t
+    assert seeded.get("/info/collections").json() == {"col": float(t)}
+    assert_error(seeded.delete("/storage/col/keep"), 404)
+
+
+def test_delete_expired_item_is_404(client):
+    client.put("/storage/col/x", json={"payload": "p", "ttl": 0})
+    assert_error(client.delete("/storage/col/x"), 404)

@@ -1,0 +1,228 @@
+"""URL layout (storage-api §1), auth failures, CORS (§15.2) and ops (§15.1)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PUBLIC_URL, SECRET, credentials
+
+from syncstorage.auth import derived_secret, hawk_header, make_token
+
+
+def assert_error(response, status: int, code: int = 0) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.text == str(code)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nonexistent/url",
+        "/info/nope",
+        "/info",
+        "/",
+        "/storage/bookmarks/a/b",
+        "/storage/" + "c" * 33,
+        "/storage/bad%21name",
+        "/storage/bookmarks/" + "x" * 65,
+        "/storage/bookmarks/a%0Ab",
+        "/storage/bookmarks/a%09b",
+        "/storage/bookmarks/%C3%A9",
+        "/storage/bookmarks/",
+        "/storage/",
+    ],
+)
+def test_unknown_paths_are_404(client, path):
+    r = client.get(path)
+    assert_error(r, 404)
+    assert "X-Weave-Timestamp" in r.headers
+
+
+@pytest.mark.parametrize("uid", ["abc", "12345678901", "-1", "1.0"])
+def test_bad_uid_is_404(client, uid):
+    r = client.get(f"{PUBLIC_URL}/1.5/{uid}/info/collections")
+    assert_error(r, 404)
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("PATCH", "/storage/bookmarks"),
+        ("PUT", "/storage/bookmarks"),
+        ("PUT", "/info/quota"),
+        ("POST", "/info/collections"),
+        ("GET", "/storage"),
+        ("GET", ""),
+        ("POST", "/storage/bookmarks/item"),
+        ("OPTIONS", "/storage/bookmarks"),
+    ],
+)
+def test_wrong_method_is_405(client, method, path):
+    r = client.request(method, path, content=b'{"whatever": 1}')
+    assert_error(r, 405)
+    assert "X-Weave-Timestamp" in r.headers
+
+
+def test_item_id_is_percent_decoded(client):
+    # Any printable ASCII, '/' and '%' and space included, once decoded (§1.2)
+    for raw, decoded in [("a%2Fb", "a/b"), ("50%25%20off", "50% off"), ("x%7Ey", "x~y")]:
+        r = client.put(f"/storage/col/{raw}", json={"payload": decoded})
+        assert r.status_code == 200, (raw, r.text)
+        r = client.get(f"/storage/col/{raw}")
+        assert r.json()["id"] == decoded
+    assert sorted(client.get("/storage/col").json()) == ["50% off", "a/b", "x~y"]
+
+
+def test_collection_name_is_percent_decoded(client):
+    r = client.put("/storage/my%2Dcoll/x", json={"payload": "p"})
+    assert r.status_code == 200
+    assert list(client.get("/info/collections").json()) == ["my-coll"]
+
+
+def test_head_is_get_without_body(client):
+    client.put("/storage/c/x", json={"payload": "p"})
+    r = client.request("HEAD", "/storage/c/x")
+    assert r.status_code == 200
+    assert r.content == b""
+    assert "X-Last-Modified" in r.headers
+
+
+# --- authentication (auth-and-tokens §5: every failure is 401 body 0) ---------
+
+
+def test_missing_authorization_is_401(client):
+    r = client.get("/info/collections", auth=False)
+    assert_error(r, 401)
+    assert r.headers["WWW-Authenticate"].startswith("Hawk")
+    assert "X-Weave-Timestamp" in r.headers
+
+
+def test_token_for_other_uid_is_401(client):
+    r = client.get("/info/collections", auth=credentials(2))
+    assert_error(r, 401)
+
+
+def test_token_for_other_node_is_401(client):
+    r = client.get("/info/collections", auth=credentials(1, "http://elsewhere:8000"))
+    assert_error(r, 401)
+
+
+def test_token_from_unknown_secret_is_401(client):
+    r = client.get("/info/collections", auth=credentials(1, secret="not-the-secret"))
+    assert_error(r, 401)
+
+
+def test_expired_token_only_for_info_collections(client):
+    expired = credentials(1, duration=-60)
+    assert client.get("/info/collections", auth=expired).status_code == 200
+    assert_error(client.get("/info/quota", auth=expired), 401)
+    assert_error(client.get("/storage/bookmarks", auth=expired), 401)
+    long_expired = credentials(1, duration=-7300)
+    assert_error(client.get("/info/collections", auth=long_expired), 401)
+
+
+def test_replayed_request_is_401(client):
+    r = client.http.get(client.base + "/info/collections", auth=client.auth)
+    assert r.status_code == 200
+    replay = r.request.headers["Authorization"]
+    r = client.http.get(client.base + "/info/collections", headers={"Authorization": replay})
+    assert_error(r, 401)
+
+
+def test_signature_covers_the_query(client):
+    r = client.get("/storage/bookmarks?full=1")
+    assert r.status_code == 200
+    signed = r.request.headers["Authorization"]
+    r = client.http.get(client.base + "/storage/bookmarks?full=2", headers={"Authorization": signed})
+    assert_error(r, 401)
+
+
+def test_bad_request_is_checked_after_routing_but_never_leaks(client):
+    # An unauthenticated request with a bad body still gets 401, not 400
+    r = client.post("/storage/bookmarks", content=b"not json", auth=False)
+    assert_error(r, 401)
+
+
+# --- path prefix (storage-api §1.1) -----------------------------------------
+
+
+@pytest.mark.parametrize("proxy_strips", [False, True])
+def test_public_url_with_path_prefix(make_client, sqlite_url, proxy_strips):
+    client = make_client(sqlite_url, public_url="http://localhost:8000/sync/")
+    assert client.public_url == "http://localhost:8000/sync"
+    # The client signs <public_url>/1.5/<uid>/...: prefix included.
+    token = make_token({"uid": 1, "node": "http://localhost:8000/sync"}, SECRET)
+    key = derived_secret(token, SECRET)
+    signed_url = "http://localhost:8000/sync/1.5/1/storage/c/x"
+    header = hawk_header("PUT", signed_url, token, key)
+    sent_url = "http://localhost:8000/1.5/1/storage/c/x" if proxy_strips else signed_url
+    r = client.http.put(sent_url, headers={"Authorization": header}, json={"payload": "p"})
+    assert r.status_code == 200, r.text
+    r = client.get("/storage/c/x")  # base includes /sync
+    assert r.status_code == 200
+    assert r.json()["payload"] == "p"
+    # a prefix-like path that is not the prefix is routed as-is
+    assert client.http.get("http://localhost:8000/syncX/1.5/1/info/collections").status_code == 404
+
+
+def test_ops_endpoints_at_prefix_and_root(make_client, sqlite_url):
+    client = make_client(sqlite_url, public_url="http://localhost:8000/sync")
+    for base in ("http://localhost:8000", "http://localhost:8000/sync"):
+        r = client.http.get(base + "/__heartbeat__")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["status"] == "Ok" and body["database"] == "Ok"
+        assert body["quota"] == {"enabled": False, "size": 2097152000}
+        assert "version" in body
+        assert client.http.get(base + "/__lbheartbeat__").json() == {}
+        assert set(client.http.get(base + "/__version__").json()) == {"source", "version", "commit", "build"}
+
+
+def test_unknown_path_outside_the_api(client):
+    assert_error(client.http.get(PUBLIC_URL + "/nothing/here"), 404)
+    assert_error(client.http.post(PUBLIC_URL + "/__heartbeat__"), 405)
+
+
+def test_heartbeat_reports_a_dead_database(make_client, tmp_path):
+    client = make_client(f"sqlite:///{tmp_path}/missing-dir/x.db")
+    r = client.http.get(PUBLIC_URL + "/__heartbeat__")
+    assert r.status_code == 503
+    assert r.json()["status"] == "Err"
+
+
+# --- CORS (storage-api §15.2) ------------------------------------------------
+
+PREFLIGHT = {"Origin": "localhost", "Access-Control-Request-Method": "PUT"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/1.5/1/storage/c", "/1.5/1/__heartbeat__", "/no/such/path", "/1.5/abc/info/collections"]
+)
+def test_preflight_any_path(client, path):
+    r = client.http.options(PUBLIC_URL + path, headers={**PREFLIGHT, "Authorization": "Hawk garbage"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "localhost"
+    assert r.headers["Vary"] == "Origin"
+    assert r.headers["Access-Control-Max-Age"] == "1728000"
+    assert r.headers["Access-Control-Allow-Methods"] == "DELETE, GET, POST, PUT"
+    allowed = r.headers["Access-Control-Allow-Headers"].split(", ")
+    for name in ("Authorization", "Content-Type", "X-Weave-Records", "X-If-Unmodified-Since", "X-Verify-Code"):
+        assert name in allowed
+
+
+def test_actual_cross_origin_request_carries_origin(client):
+    r = client.get("/info/collections", headers={"Origin": "https://addons.example"})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == "https://addons.example"
+    r = client.get("/info/collections", auth=False, headers={"Origin": "https://x"})
+    assert r.status_code == 401
+    assert r.headers["Access-Control-Allow-Origin"] == "https://x"
+
+
+def test_configured_origin(make_client, sqlite_url):
+    client = make_client(sqlite_url, cors_allowed_origin="https://good.example")
+    r = client.http.options(PUBLIC_URL + "/1.5/1/storage/c", headers={**PREFLIGHT, "Origin": "https://good.example"})
+    assert r.headers["Access-Control-Allow-Origin"] == "https://good.example"
+    r = client.http.options(PUBLIC_URL + "/1.5/1/storage/c", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+    assert r.status_code == 200
+    assert "Access-Control-Allow-Origin" not in r.headers
