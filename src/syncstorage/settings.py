@@ -12,6 +12,10 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_DATABASE_URL_FORMS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB"
 
 
 class Settings(BaseSettings):
@@ -62,7 +66,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return json.loads(text)
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"starts with [ but is not a JSON array of secrets ({exc})") from None
             return [value] if value else []
         return value
 
@@ -81,6 +88,19 @@ class Settings(BaseSettings):
         value = value.rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL; expected {_DATABASE_URL_FORMS}") from None
+        if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise ValueError(f"unsupported database {backend!r}; expected {_DATABASE_URL_FORMS}")
         return value
 
     @model_validator(mode="after")
