@@ -32,7 +32,7 @@ _JSON = (b"content-type", b"application/json")
 
 def create_app():
     settings = Settings()
-    authenticator = HawkAuthenticator.from_settings(settings, make_nonce_store(None))
+    authenticator = HawkAuthenticator.from_settings(settings, make_nonce_store(settings.nonce_store_url))
 
     async def app(scope, receive, send) -> None:
         if scope["type"] == "lifespan":

@@ -20,6 +20,7 @@ from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
 from bench.workloads import big_collection, first_sync, steady
+from syncstorage.storage.sql.migrate import upgrade
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
 
@@ -76,32 +77,35 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir,
             "cpus": os.cpu_count(),
         }
     }
+    if json_path is None:
+        stamp = results["run"]["started"].replace(":", "").replace("+0000", "Z")
+        json_path = REPO / "bench" / "results" / f"{stamp}-{backend}{'-smoke' if smoke else ''}.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    logs = json_path.with_suffix("")  # the servers' output: <results>-syncstorage.log, -ceiling.log
     workdir = Path(tempfile.mkdtemp(prefix="syncstorage-bench-"))
     try:
         # uvloop: the generator's own CPU per request matters on 2 cores.
-        uvloop.run(run_all(selected, sizes, database_url, workers, workdir, profile_dir, results))
+        uvloop.run(run_all(selected, sizes, database_url, workers, workdir, logs, profile_dir, results))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["checks"] = report.checks(results)
     report.print_table(results)
-    if json_path is None:
-        stamp = results["run"]["started"].replace(":", "").replace("+0000", "Z")
-        json_path = REPO / "bench" / "results" / f"{stamp}-{backend}{'-smoke' if smoke else ''}.json"
     report.write_json(results, json_path)
     click.echo(f"results: {json_path}")
     errors = sum(results[name]["errors"] for name in selected if name in results)
     raise SystemExit(1 if errors else 0)
 
 
-async def run_all(selected, sizes, database_url, workers, workdir: Path, profile_dir, results: dict) -> None:
+async def run_all(selected, sizes, database_url, workers, workdir: Path, logs: Path, profile_dir, results: dict) -> None:
     secret = secrets.token_hex(16)
     env = python_env()
     server_workloads = [name for name in selected if name != "ceiling"]
     if server_workloads:
         port = free_port()
         url = database_url or f"sqlite:///{workdir / 'bench.db'}"
+        upgrade(url)  # the schema, as an operator creates it before serving
         server = ServerProcess("syncstorage", syncstorage_argv(port, url, secret, workers), port, env,
-                               workdir / "server.log")  # fmt: skip
+                               Path(f"{logs}-syncstorage.log"))  # fmt: skip
         # A shared database may hold earlier runs' users: start elsewhere.
         first_uid = 1 if database_url is None else random.randrange(1, 900_000_000)
         with running(server):
@@ -114,7 +118,7 @@ async def run_all(selected, sizes, database_url, workers, workdir: Path, profile
         port = free_port()
         ceiling_env = dict(env, SYNCSTORAGE_MASTER_SECRET=secret,
                            SYNCSTORAGE_PUBLIC_URL=f"http://127.0.0.1:{port}")  # fmt: skip
-        server = ServerProcess("ceiling", ceiling_argv(port, workers), port, ceiling_env, workdir / "ceiling.log")
+        server = ServerProcess("ceiling", ceiling_argv(port, workers), port, ceiling_env, Path(f"{logs}-ceiling.log"))
         with running(server):
             with profiling.recording(profile_dir, "ceiling", server):
                 results["ceiling"] = await steady.run(Target(server, secret), sizes["steady"], strict=False)
