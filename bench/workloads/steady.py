@@ -110,7 +110,8 @@ class Worker:
             return
         self.errors.check(
             response.header(b"x-last-modified") == format_ms(model.storage_ts()),
-            f"info_collections: X-Last-Modified {response.header(b'x-last-modified')}",
+            f"info_collections: X-Last-Modified {response.header(b'x-last-modified')}, "
+            f"expected {format_ms(model.storage_ts())}",
         )
         if not current:
             got = {k: seconds_to_ms(v) for k, v in orjson.loads(response.body).items()}
