@@ -49,6 +49,10 @@ def checks(results: dict) -> list[dict]:
         ratio = results["steady"]["requests_per_s"] / ceiling
         rows.append({"figure": "steady / ceiling", "value": ratio, "unit": "", "target": ">= 0.33",
                      "ok": ratio >= 1 / 3})  # fmt: skip
+    if ceiling and _get(results, "steady.server_cpu_us_per_request"):
+        ratio = results["ceiling"]["server_cpu_us_per_request"] / results["steady"]["server_cpu_us_per_request"]
+        rows.append({"figure": "steady / ceiling, by server CPU per request", "value": ratio, "unit": "",
+                     "target": "", "ok": None})  # fmt: skip
     row("big collection newer fetch p50", "big_collection.newer_fetch.p50_ms", "ms", "< 5", lambda v: v < 5)
     row("big collection ids= fetch p50", "big_collection.ids_fetch.p50_ms", "ms", "< 10", lambda v: v < 10)
     row("big collection paging", "big_collection.paging.records_per_s", "rec/s", ">= 50,000", lambda v: v >= 50_000)
@@ -80,12 +84,14 @@ def print_table(results: dict, console: Console | None = None) -> None:
         table.add_row(row["figure"], f"{text} {row['unit']}".strip(), row["target"], verdict)
     console.print(table)
 
-    cpu = Table(title="CPU use (% of one core; the machine has 2)")
-    for column in ("phase", "wall s", "server", "load generator"):
+    cpu = Table(title=f"CPU use, % of one core ({results['run']['cpus']} cores)")
+    for column in ("phase", "wall s", "server", "generator", "others", "server CPU"):
         cpu.add_column(column, justify="left" if column == "phase" else "right")
     for name, phase in cpu_rows(results):
+        unit = "request" if "server_cpu_us_per_request" in phase else "record"
         cpu.add_row(name, f"{phase['wall_s']:.1f}", f"{phase['server_cpu_pct']:.0f}%",
-                    f"{phase['generator_cpu_pct']:.0f}%")  # fmt: skip
+                    f"{phase['generator_cpu_pct']:.0f}%", f"{phase['other_processes_cpu_pct']:.0f}%",
+                    f"{phase[f'server_cpu_us_per_{unit}']:,.0f} µs/{unit[:3]}")  # fmt: skip
     console.print(cpu)
     for name in ("first_sync", "steady", "big_collection", "ceiling"):
         for sample in results.get(name, {}).get("error_samples", []):

@@ -48,6 +48,9 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
               help="Benchmark this (empty) database instead of SQLite in a temporary directory.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Server worker processes (the ceiling app gets as many).")
+@click.option("--nonce-store-url", default=None, metavar="URL", envvar="SYNCSTORAGE_NONCE_STORE_URL",
+              help="Shared nonce store for both servers, needed with --workers above 1 "
+              "(e.g. redis://127.0.0.1:6379/0).")
 @click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
               help="Multiply users and record counts by this.")
 @click.option("--steady-seconds", default=20.0, show_default=True, type=float,
@@ -59,12 +62,14 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
               help="Sample the server with py-spy during each workload; write the profiles to this directory.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the JSON results [default: bench/results/<time>-<backend>.json].")
-def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir, json_path) -> None:
+def main(database_url, workers, nonce_store_url, scale, steady_seconds, only, smoke, profile_dir, json_path) -> None:
     """Benchmark the syncstorage server (issue 6 workloads) on this machine."""
     selected = [name.strip() for name in only.split(",") if name.strip()]
     unknown = set(selected) - set(WORKLOADS)
     if unknown:
         raise click.BadParameter(f"unknown workload(s) {', '.join(sorted(unknown))}", param_hint="--only")
+    if workers > 1 and not nonce_store_url:
+        raise click.BadParameter("--workers above 1 needs a shared nonce store", param_hint="--nonce-store-url")
     sizes = SMOKE if smoke else full_sizes(scale, steady_seconds)
     backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
     results = {
@@ -72,6 +77,7 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir,
             "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "backend": backend,
             "workers": workers,
+            "nonce_store": "shared" if nonce_store_url else "memory",
             "smoke": smoke,
             "scale": scale,
             "cpus": os.cpu_count(),
@@ -85,7 +91,7 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir,
     workdir = Path(tempfile.mkdtemp(prefix="syncstorage-bench-"))
     try:
         # uvloop: the generator's own CPU per request matters on 2 cores.
-        uvloop.run(run_all(selected, sizes, database_url, workers, workdir, logs, profile_dir, results))
+        uvloop.run(run_all(selected, sizes, database_url, workers, nonce_store_url, workdir, logs, profile_dir, results))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["checks"] = report.checks(results)
@@ -96,9 +102,11 @@ def main(database_url, workers, scale, steady_seconds, only, smoke, profile_dir,
     raise SystemExit(1 if errors else 0)
 
 
-async def run_all(selected, sizes, database_url, workers, workdir: Path, logs: Path, profile_dir, results: dict) -> None:
+async def run_all(selected, sizes, database_url, workers, nonce_store_url, workdir: Path, logs: Path, profile_dir, results: dict) -> None:
     secret = secrets.token_hex(16)
     env = python_env()
+    if nonce_store_url:
+        env["SYNCSTORAGE_NONCE_STORE_URL"] = nonce_store_url
     server_workloads = [name for name in selected if name != "ceiling"]
     if server_workloads:
         port = free_port()

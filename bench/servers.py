@@ -30,9 +30,10 @@ def free_port() -> int:
 
 
 def python_env() -> dict[str, str]:
-    """The environment for child processes: src/ and the repo root importable
-    (so a fresh clone works without installing the package)."""
-    env = dict(os.environ)
+    """The environment for child processes: no SYNCSTORAGE_* setting of the
+    caller's shell (the servers run with default settings plus what the bench
+    passes), src/ and the repo root importable (a fresh clone needs no install)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCSTORAGE_")}
     paths = [str(REPO / "src"), str(REPO)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])

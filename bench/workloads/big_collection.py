@@ -68,7 +68,7 @@ async def run(target: Target, sizes: Sizes) -> dict:
             "records": count,
             "records_per_s": count / paging.wall,
             "page": Latencies.summary(latencies.by_op.get("page", [])),
-            **paging.shares(),
+            **paging.shares(count, "record"),
         },
         "errors": errors.count,
         "error_samples": errors.samples,

@@ -222,5 +222,5 @@ async def run(target: Target, sizes: Sizes, strict: bool = True) -> dict:
         "rss_peak_mb": {str(pid): kb / 1024 for pid, kb in peaks.items()},
         "errors": errors.count,
         "error_samples": errors.samples,
-        **window.shares(),
+        **window.shares(requests, "request"),
     }
