@@ -47,20 +47,33 @@ def recording(directory: Path | None, name: str, server: ServerProcess):
             print(f"py-spy wrote no profile for {name}: {stderr.decode(errors='replace')}", file=sys.stderr)
 
 
+# Leaf frames of threads that wait rather than compute: idle thread-pool
+# workers and the event loop blocked in epoll (uvloop's C loop shows up as
+# Runner.run). They are counted apart so the ranking is of CPU work.
+WAITING = ("Condition.wait (threading.py)", "Event.wait (threading.py)",
+           "Queue.get (queue.py)", "Runner.run (asyncio/runners.py)")  # fmt: skip
+
+
 def summarize(raw: Path, lines: int = 40) -> str:
-    """Functions ranked by self time and by inclusive time (% of samples)."""
+    """Functions ranked by self time and by inclusive time, in % of the
+    samples that were not waiting."""
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
+    total = waiting = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         samples = int(count)
-        total += samples
         frames = [_function(frame) for frame in stack.split(";")]
+        if frames[-1] in WAITING:
+            waiting += samples
+            continue
+        total += samples
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
-    out = [f"{total} samples at {RATE}/s", "", "self time:"]
+    total = total or 1
+    out = [f"{total} working samples at {RATE}/s; {waiting} waiting samples left out "
+           f"({', '.join(w.split(' ')[0] for w in WAITING)})", "", "self time:"]
     out += [f"{100 * n / total:6.1f}%  {f}" for f, n in own.most_common(lines)]
     out += ["", "inclusive time:"]
     out += [f"{100 * n / total:6.1f}%  {f}" for f, n in inclusive.most_common(lines * 2)]
