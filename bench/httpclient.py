@@ -40,6 +40,8 @@ class _Protocol(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Response] | None = None
         self.closed = False
+        self.responses = 0  # completed on this connection
+        self.received = False  # bytes of the current response arrived
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
 
@@ -48,6 +50,7 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -55,7 +58,7 @@ class _Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.closed = True
-        self._fail(exc or ConnectionClosed("connection closed by server"))
+        self._fail(ConnectionClosed(f"connection lost: {exc!r}" if exc else "connection closed by server"))
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -70,6 +73,8 @@ class _Protocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         waiter, self.waiter = self.waiter, None
+        self.responses += 1
+        self.received = False
         if waiter is not None and not waiter.done():
             body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
             waiter.set_result(Response(self.parser.get_status_code(), self._headers, body))
@@ -104,15 +109,26 @@ class Connection:
         `headers` is ready-made header text ("Name: value\\r\\n" lines) so the
         caller builds it once, cheaply; Host and Content-Length are added here.
         """
-        protocol = await self._connected()
-        loop = asyncio.get_running_loop()
-        protocol.waiter = waiter = loop.create_future()
-        head = f"{method} {target} HTTP/1.1\r\n{headers}".encode()
+        head = f"{method} {target} HTTP/1.1\r\n{headers}".encode() + self._host_header
         if body is None:
-            protocol.transport.write(head + self._host_header + b"\r\n")
+            data = head + b"\r\n"
         else:
-            length = f"Content-Length: {len(body)}\r\n\r\n".encode()
-            protocol.transport.write(head + self._host_header + length + body)
+            data = head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        protocol = await self._connected()
+        try:
+            return await self._exchange(protocol, data)
+        except ConnectionClosed:
+            # The server closed an idle keep-alive connection just as we
+            # reused it (uvicorn: after 5 s): nothing was processed, so send
+            # again on a new connection, as browsers do.
+            if protocol.responses == 0 or protocol.received:
+                raise
+            return await self._exchange(await self._connected(), data)
+
+    @staticmethod
+    async def _exchange(protocol: _Protocol, data: bytes) -> Response:
+        protocol.waiter = waiter = asyncio.get_running_loop().create_future()
+        protocol.transport.write(data)
         return await waiter
 
     def close(self) -> None:
