@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import read, write
+from backend.support import read, write
 
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 

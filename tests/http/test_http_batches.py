@@ -6,7 +6,7 @@ import base64
 from urllib.parse import quote
 
 import pytest
-from test_http_routing import assert_error
+from http_support import assert_error
 
 
 def start(client, collection="col", items=()):

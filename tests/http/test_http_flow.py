@@ -104,3 +104,32 @@ def test_batch_upload(db_client):
     assert r.status_code == 200
     assert r.json()["success"] == []
     assert sorted(db_client.get("/storage/history").json()) == ["h1", "h2"]
+
+
+def test_paging_and_incremental_sync(db_client):
+    db_client.upload("history", *[{"id": f"h{n:02d}", "payload": "p", "sortindex": n % 4} for n in range(10)])
+    t1 = db_client.get("/info/collections").json()["history"]
+    db_client.upload("history", {"id": "late", "payload": "p"})
+    for sort in ("newest", "oldest", "index"):
+        everything = db_client.get(f"/storage/history?sort={sort}").json()
+        assert len(everything) == 11
+        paged, offset = [], ""
+        while True:
+            r = db_client.get(f"/storage/history?sort={sort}&limit=3{offset}")
+            assert r.status_code == 200, r.text
+            paged += r.json()
+            if "X-Weave-Next-Offset" not in r.headers:
+                break
+            offset = "&offset=" + r.headers["X-Weave-Next-Offset"]
+        assert paged == everything
+    assert db_client.get(f"/storage/history?newer={t1:.2f}").json() == ["late"]
+
+
+def test_preconditions_guard_writes(db_client):
+    t = db_client.put("/storage/meta/global", json={"payload": "1"}).text
+    r = db_client.put("/storage/meta/global", json={"payload": "2"}, headers={"X-If-Unmodified-Since": "0"})
+    assert r.status_code == 412
+    assert r.headers["X-Last-Modified"] == t
+    r = db_client.get("/storage/meta/global", headers={"X-If-Modified-Since": t})
+    assert r.status_code == 304
+    assert db_client.get("/storage/meta/global").json()["payload"] == "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_http_routing import assert_error
+from http_support import assert_error
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_offset_outside_newer_older_is_400(three):
     s = three.stamps
     r = three.get("/storage/col?limit=1")
     offset = r.headers["X-Weave-Next-Offset"]
-    assert_error(three.get(f"/storage/col?limit=1&offset={offset}&newer={s['c']}"), 400)
+    assert_error(three.get(f"/storage/col?limit=1&offset={offset}&older={s['b']}"), 400)
 
 
 def test_expired_items_are_not_listed(client):
@@ -194,3 +194,23 @@ def test_newlines_output(client, accept):
 @pytest.mark.parametrize("accept", ["x/yy", "text/html", "application/json;q=0"])
 def test_unacceptable_is_406(three, accept):
     assert_error(three.get("/storage/col", headers={"Accept": accept}), 406)
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("limit=99999999999999999999", ["c", "b", "a"]),
+        ("newer=99999999999999999999", []),
+        ("older=99999999999999999999", ["c", "b", "a"]),
+        ("newer=0.001", ["c", "b", "a"]),
+    ],
+)
+def test_huge_values_are_not_500(three, query, expected):
+    assert ids(three.get(f"/storage/col?{query}")) == expected
+
+
+@pytest.mark.parametrize("offset", ["99999999999999999999999:1", "1:99999999999999999999", "99999999999999999999"])
+def test_huge_offsets_are_not_500(three, offset):
+    for sort in ("newest", "oldest", "index"):
+        r = three.get(f"/storage/col?sort={sort}&offset={offset}&limit=1")
+        assert r.status_code in (200, 400), r.text

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_http_routing import assert_error
-
-BAD_CRYPTO = '{"IV": "AAAAAAAAAAAAAAAAAAAAAA==", "hmac": "x", "ciphertext": "y"}'
+from http_support import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture
@@ -141,7 +139,7 @@ def test_put_body_over_request_limit_is_413(make_client, sqlite_url):
     client = make_client(sqlite_url, max_post_bytes=1000, max_record_payload_bytes=1000, max_request_bytes=5096)
     r = client.put("/storage/col/x", content=b"x" * 5097)  # not even JSON: size first
     assert_error(r, 413, 17)
-    r = client.put("/storage/col/x", content=json.dumps({"payload": "x" * 5000}))
+    r = client.put("/storage/col/x", content=json.dumps({"payload": "x" * 5100}))
     assert_error(r, 413, 17)
     assert client.get("/info/collections").json() == {}
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_http_items import BAD_CRYPTO
-from test_http_routing import assert_error
+from http_support import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture
@@ -120,6 +119,16 @@ def test_multibyte_payload_counts_utf8_bytes(make_client, sqlite_url):
 def test_body_over_request_limit_is_413(make_client, sqlite_url):
     client = make_client(sqlite_url, max_post_bytes=100, max_record_payload_bytes=100, max_request_bytes=4196)
     r = client.post("/storage/col", content=json.dumps([{"id": "a", "payload": "x" * 5000}]))
+    assert_error(r, 413, 17)
+    assert client.get("/info/collections").json() == {}
+
+
+def test_chunked_body_over_request_limit_is_413(make_client, sqlite_url):
+    # no Content-Length: the limit applies to the body actually read (§5.2)
+    client = make_client(sqlite_url, max_post_bytes=100, max_record_payload_bytes=100, max_request_bytes=4196)
+    chunks = [b'[{"id": "a", "payload": "', b"x" * 4000, b"x" * 4000, b'"}]']
+    r = client.post("/storage/col", content=iter(chunks))
+    assert "Content-Length" not in r.request.headers
     assert_error(r, 413, 17)
     assert client.get("/info/collections").json() == {}
 

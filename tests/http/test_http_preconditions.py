@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_http_routing import assert_error
+from http_support import assert_error
 
 IMS = "X-If-Modified-Since"
 IUS = "X-If-Unmodified-Since"

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PUBLIC_URL, SECRET, credentials
+from http_support import PUBLIC_URL, SECRET, assert_error, credentials
 
 from syncstorage.auth import derived_secret, hawk_header, make_token
-
-
-def assert_error(response, status: int, code: int = 0) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    assert response.text == str(code)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +131,7 @@ def test_signature_covers_the_query(client):
     assert_error(r, 401)
 
 
-def test_bad_request_is_checked_after_routing_but_never_leaks(client):
+def test_authentication_comes_before_body_validation(client):
     # An unauthenticated request with a bad body still gets 401, not 400
     r = client.post("/storage/bookmarks", content=b"not json", auth=False)
     assert_error(r, 401)
@@ -183,11 +177,15 @@ def test_unknown_path_outside_the_api(client):
     assert_error(client.http.post(PUBLIC_URL + "/__heartbeat__"), 405)
 
 
-def test_heartbeat_reports_a_dead_database(make_client, tmp_path):
-    client = make_client(f"sqlite:///{tmp_path}/missing-dir/x.db")
+def test_unreachable_database(make_client):
+    # nothing listens on port 1
+    client = make_client("postgresql://postgres@127.0.0.1:1/none", migrate=False)
     r = client.http.get(PUBLIC_URL + "/__heartbeat__")
     assert r.status_code == 503
     assert r.json()["status"] == "Err"
+    r = client.get("/info/collections")
+    assert_error(r, 503)
+    assert r.headers["Retry-After"] == "10"
 
 
 # --- CORS (storage-api §15.2) ------------------------------------------------

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from syncstorage.auth import AuthError
+from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
@@ -67,7 +68,7 @@ class _Disconnected(Exception):
 class StorageAPIRoute(BaseRoute):
     """Matches every raw path below /1.5/ (the prefix already removed)."""
 
-    def __init__(self, ctx: Context, authenticator) -> None:
+    def __init__(self, ctx: Context, authenticator: HawkAuthenticator) -> None:
         self.ctx = ctx
         self.authenticator = authenticator
         self.max_request_bytes = ctx.limits["max_request_bytes"]
@@ -92,32 +93,28 @@ class StorageAPIRoute(BaseRoute):
 
     async def _respond(self, scope: Scope, receive: Receive, started: float) -> Result:
         method = scope["method"]
+        as_method = "GET" if method == "HEAD" else method
         raw_path = scope["raw_path"].decode("latin-1")
         target = resolve(raw_path)
-        handler = ROUTES[target.route].get("GET" if method == "HEAD" else method)
+        handler = ROUTES[target.route].get(as_method)
         if handler is None:
             raise HTTPError(405)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         body = await self._read_body(receive, headers) if method in _WITH_BODY else b""
         query_string = scope["query_string"].decode("latin-1")
-        call = Call(
-            method="GET" if method == "HEAD" else method,
-            target=target,
-            query=parse_query(query_string),
+        call = Call(as_method, target, parse_query(query_string), headers, body)
+        authenticate = partial(
+            self.authenticator.authenticate,
+            method=method,
+            path=raw_path,
+            query_string=query_string,
             headers=headers,
-            body=body,
-        )
-        auth = {
-            "method": method,
-            "path": raw_path,
-            "query_string": query_string,
-            "headers": headers,
-            "scheme": scope.get("scheme", "http"),
-            "path_uid": target.uid,
+            scheme=scope.get("scheme", "http"),
+            path_uid=target.uid,
             # expired-token grace for polling clients (auth-and-tokens §5.5)
-            "allow_expired": target.route == "info/collections",
-        }
-        return await run_in_threadpool(self._run, handler, call, auth, started)
+            allow_expired=target.route == "info/collections",
+        )
+        return await run_in_threadpool(self._run, handler, call, authenticate, started)
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
@@ -139,20 +136,26 @@ class StorageAPIRoute(BaseRoute):
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _run(self, handler: Handler, call: Call, auth: dict, started: float) -> Result:
+    def _run(
+        self, handler: Handler, call: Call, authenticate: Callable[[], object], started: float
+    ) -> Result:
         """Runs in a worker thread: authentication, then the handler."""
         try:
-            self.authenticator.authenticate(**auth)
+            authenticate()
         except AuthError as exc:
-            log.info("401 %s %s: %s", call.method, auth["path"], exc.reason)
+            log.info("401 on %s %s: %s", call.method, call.target, exc.reason)
             headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
             raise HTTPError(401, headers=headers) from None
+        except NonceStoreUnavailable:
+            log.warning("nonce store unavailable", exc_info=True)
+            raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         try:
             try:
                 return handler(self.ctx, call)
             except ConflictError:
                 if time.monotonic() - started > _RETRY_WITHIN:
                     raise
+            log.debug("conflict on %s %s, retrying once", call.method, call.target)
             time.sleep(_RETRY_SLEEP)
             return handler(self.ctx, call)  # with a fresh session and T
         except ConflictError:

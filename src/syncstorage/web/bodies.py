@@ -7,7 +7,7 @@ failures of a POST become entries of its `failed` map.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import orjson
 
@@ -46,7 +46,7 @@ def _parse_newlines(body: bytes) -> list[object]:
     return [_loads(line[:-1] if line.endswith(b"\r") else line) for line in lines]
 
 
-def _reject_bad_crypto(collection: str, payloads: list[object]) -> None:
+def _reject_bad_crypto(collection: str, payloads: Iterable[object]) -> None:
     if collection == "crypto" and any(
         type(p) is str and _BAD_CRYPTO_RE.search(p) for p in payloads
     ):
@@ -87,7 +87,7 @@ def parse_post(
         if type(id) is not str or id in seen:
             raise invalid_bso()
         seen.add(id)
-    _reject_bad_crypto(collection, [e.get("payload") for e in elements])
+    _reject_bad_crypto(collection, (e.get("payload") for e in elements))
 
     max_records = limits["max_post_records"]
     max_bytes = limits["max_post_bytes"]

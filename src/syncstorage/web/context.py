@@ -32,7 +32,6 @@ class Context:
     """Per-app constants, computed once."""
 
     def __init__(self, settings: Settings, storage: Storage) -> None:
-        self.settings = settings
         self.storage = storage
         self.limits = {name: getattr(settings, name) for name in LIMIT_NAMES}
         self.quota_limit = settings.max_quota_limit if settings.quota_enabled else None

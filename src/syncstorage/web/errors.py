@@ -50,9 +50,5 @@ def not_found() -> HTTPError:
     return HTTPError(404)
 
 
-def method_not_allowed() -> HTTPError:
-    return HTTPError(405)
-
-
 def error_body(code: int | None) -> bytes:
     return b"" if code is None else str(code).encode()

@@ -2,46 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import orjson
 
+from syncstorage.storage import Session
 from syncstorage.web import rendering
 from syncstorage.web.context import Call, Context, Result
 from syncstorage.web.validation import Preconditions
 
+T = TypeVar("T")
 
-def info_collections(ctx: Context, call: Call) -> Result:
+
+def _read(ctx: Context, call: Call, read: Callable[[Session], T]) -> tuple[int, T]:
+    """(storage timestamp, read(session)) in one read transaction, after
+    the preconditions were checked against that timestamp (§6.1)."""
     pre = Preconditions(call.headers)
     with ctx.storage.session(call.target.uid) as s:
         ts = s.storage_timestamp()
         pre.check(ts)
-        stamps = s.collection_timestamps()
+        return ts, read(s)
+
+
+def _counted(body: bytes, ts: int, records: int) -> Result:
+    return Result(body, last_modified=ts, headers={"X-Weave-Records": str(records)})
+
+
+def info_collections(ctx: Context, call: Call) -> Result:
+    ts, stamps = _read(ctx, call, lambda s: s.collection_timestamps())
     return _counted(rendering.timestamp_map(stamps), ts, len(stamps))
 
 
 def info_collection_counts(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid) as s:
-        ts = s.storage_timestamp()
-        pre.check(ts)
-        counts = s.collection_counts()
+    ts, counts = _read(ctx, call, lambda s: s.collection_counts())
     return _counted(orjson.dumps(counts), ts, len(counts))
 
 
 def info_collection_usage(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid) as s:
-        ts = s.storage_timestamp()
-        pre.check(ts)
-        sizes = s.collection_sizes()
+    ts, sizes = _read(ctx, call, lambda s: s.collection_sizes())
     return _counted(rendering.kb_map(sizes), ts, len(sizes))
 
 
 def info_quota(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid) as s:
-        ts = s.storage_timestamp()
-        pre.check(ts)
-        used = s.total_size()
+    ts, used = _read(ctx, call, lambda s: s.total_size())
     limit = None if ctx.quota_limit is None else ctx.quota_limit / 1024
     return Result(orjson.dumps([used / 1024, limit]), last_modified=ts)
 
@@ -57,7 +61,3 @@ def delete_storage(ctx: Context, call: Call) -> Result:
         pre.check(s.storage_timestamp())
         now = s.delete_storage()
     return Result(b"null", last_modified=now, timestamp=now)
-
-
-def _counted(body: bytes, ts: int, records: int) -> Result:
-    return Result(body, last_modified=ts, headers={"X-Weave-Records": str(records)})

@@ -19,6 +19,10 @@ from syncstorage.web.routing import is_bso_id
 MAX_IDS = 100  # storage-api §9.1
 SORTINDEX_LIMIT = 999_999_999  # storage-api §3.1: -limit ... +limit inclusive
 TTL_LIMIT = 999_999_999  # storage-api §3.1: 0 ... limit inclusive
+# Larger query values mean the same as these and would overflow SQL integers:
+# no record is modified after year 2286, no listing has a billion rows.
+MAX_TIMESTAMP_MS = 10**16
+MAX_LIMIT = 10**9
 _DIGITS_RE = re.compile(r"[0-9]+")
 _SORTS = {s.value: s for s in Sort}
 
@@ -36,7 +40,7 @@ def parse_query(query_string: str) -> dict[str, str]:
 
 def _timestamp(value: str) -> int:
     try:
-        return parse_ms(value)
+        return min(parse_ms(value), MAX_TIMESTAMP_MS)
     except ValueError:
         raise bad_request() from None
 
@@ -61,7 +65,7 @@ def parse_item_query(query: Mapping[str, str]) -> ItemQuery:
     if (limit := query.get("limit")) is not None:
         if _DIGITS_RE.fullmatch(limit) is None:
             raise bad_request()
-        q.limit = int(limit)
+        q.limit = min(int(limit), MAX_LIMIT)
     if (sort := query.get("sort")) is not None:
         if sort not in _SORTS:
             raise bad_request()

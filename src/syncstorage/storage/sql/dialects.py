@@ -107,8 +107,9 @@ class Dialect:
         return postgresql.insert(table)
 
     def insert_ignore(self, table: sa.Table) -> sa.Insert:
-        """INSERT that skips rows whose key exists (rowcount says how many went in)."""
-        return self.insert(table).on_conflict_do_nothing()
+        """INSERT that skips rows whose key exists; its rowcount says how
+        many went in (SQLAlchemy keeps INSERT rowcounts only when asked)."""
+        return self.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
     def upsert(self, insert: sa.Insert, keys: list[str], set_: SetBuilder) -> sa.Insert:
         """Turn `insert` (from `self.insert`, with values or a SELECT) into an
@@ -272,7 +273,7 @@ class MySQLDialect(Dialect):
     def insert_ignore(self, table: sa.Table) -> sa.Insert:
         # we only insert integers and known-valid names, so a duplicate key is
         # the only error IGNORE can turn into a skipped row
-        return mysql.insert(table).prefix_with("IGNORE")
+        return mysql.insert(table).prefix_with("IGNORE").execution_options(preserve_rowcount=True)
 
     def upsert(self, insert: sa.Insert, keys: list[str], set_: SetBuilder) -> sa.Insert:
         changes = dict(set_(insert.inserted))  # VALUES(col) on MariaDB

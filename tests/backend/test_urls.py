@@ -1,0 +1,41 @@
+"""The database URL alone picks the backend and, unless given, the driver."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncstorage.storage.sql import dialects
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg"),
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2"),
+        ("mysql://u@h/db", "mysql+pymysql"),
+        ("mariadb://u@h/db", "mysql+pymysql"),
+        ("mysql+mysqldb://u@h/db", "mysql+mysqldb"),
+        ("sqlite:////tmp/x.db", "sqlite+pysqlite"),
+    ],
+)
+def test_driver_choice(given, driver):
+    _, url = dialects.for_url(given, lock_timeout=1)
+    assert url.drivername == driver
+
+
+def test_mysql_gets_utf8mb4():
+    _, url = dialects.for_url("mysql://u@h/db", lock_timeout=1)
+    assert url.query["charset"] == "utf8mb4"
+
+
+def test_unknown_database_is_refused():
+    with pytest.raises(ValueError, match="unsupported database"):
+        dialects.for_url("oracle://u@h/db", lock_timeout=1)
+
+
+def test_in_memory_sqlite_is_refused():
+    from syncstorage.storage.sql import SQLStorage
+
+    with pytest.raises(ValueError, match="database file"):
+        SQLStorage("sqlite://")
