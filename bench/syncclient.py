@@ -48,6 +48,7 @@ class SyncClient:
     ) -> None:
         self.user = user
         self.connection = connection
+        self.records_committed = 0  # by upload(): records the server accepted and committed
         self.latencies = latencies
         self.errors = errors
         self.base = f"/1.5/{user.uid}"
@@ -107,6 +108,7 @@ class SyncClient:
                 if last:
                     since = seconds_to_ms(answer["modified"])
                     for staged, _ in posts:
+                        self.records_committed += len(staged)
                         for record in staged:
                             record.modified = since
                 elif batch_id is None:

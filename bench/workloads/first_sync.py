@@ -65,7 +65,8 @@ async def run(target: Target, sizes: Sizes) -> dict:
     for client in downloaders:
         client.close()
 
-    records = sizes.users * (sizes.bookmarks + sizes.history)
+    # Only what the server committed counts (a failed batch is an error above).
+    records = sum(client.records_committed for client in uploaders)
     return {
         "sizes": sizes.__dict__,
         "upload": {
