@@ -37,8 +37,9 @@ def test_smoke_runs_every_workload_without_errors(tmp_path):
 
     steady = results["steady"]
     assert steady["requests"] > 0 and steady["requests_per_s"] > 0
-    assert set(steady["by_op"]) == {"info_collections", "newer_fetch", "small_post",
-                                    "meta_global_put", "delete_one"}  # fmt: skip
+    # the rare operations (2 %, 5 %) may not come up in a one-second smoke run
+    assert {"info_collections", "newer_fetch", "small_post"} <= set(steady["by_op"]) <= {
+        "info_collections", "newer_fetch", "small_post", "meta_global_put", "delete_one"}  # fmt: skip
     assert 0 < max(steady["rss_peak_mb"].values()) < 1000
     assert 0 < steady["server_cpu_pct"] <= 100 * (results["run"]["cpus"] or 1)
     assert results["ceiling"]["requests"] > 0
