@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from conftest import fresh_database_url
+from databases import fresh_database_url
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID
 

@@ -46,12 +46,12 @@ class SyncClient:
 
     def __init__(self, base_url: str, uid: int, token: str, key: str) -> None:
         self.uid = uid
-        self.http = httpx.Client(
-            base_url=f"{base_url}/1.5/{uid}", auth=HawkAuth(token, key), timeout=60
-        )
+        # Full URLs, not httpx's base_url: it would turn "" into a trailing "/".
+        self.root = f"{base_url}/1.5/{uid}"
+        self.http = httpx.Client(auth=HawkAuth(token, key), timeout=60)
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        url = f"/{path}" if path else ""
+        url = f"{self.root}/{path}" if path else self.root
         return self.http.request(method, url, **kwargs)
 
     def get(self, path: str, **kwargs) -> httpx.Response:

@@ -18,6 +18,7 @@ def server(database_url, tmp_path) -> RunningServer:
     )
     yield running
     running.stop()
+    print(running.log())  # shown by pytest when the test failed
 
 
 @pytest.fixture

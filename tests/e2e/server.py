@@ -82,16 +82,20 @@ def start_server(
     database_url: str | None = None,
     master_secret: str | None = None,
     args: tuple[str, ...] = (),
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
     **settings: str,
 ) -> RunningServer:
-    """Start `syncstorage serve` and wait until /__lbheartbeat__ answers."""
-    port = free_port()
+    """Start `syncstorage serve` and wait until /__lbheartbeat__ answers on
+    `port` (default: a free one, passed as SYNCSTORAGE_PORT)."""
+    port = port or free_port()
     given = {"host": "127.0.0.1", "port": str(port), "data_dir": str(data_dir), **settings}
     if database_url:
         given["database_url"] = database_url
     if master_secret:
         given["master_secret"] = master_secret
     env = server_environment(**given)
+    env.update(extra_env or {})
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}.log"
     with open(log_path, "wb") as log_file:
