@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    # The uvicorn options of `syncstorage serve` (src/syncstorage/cli.py).
+    # The uvicorn options of `syncstorage serve` (src/syncstorage/cli/serve.py).
     uvicorn.run(
         "bench.ceiling:create_app",
         factory=True,
@@ -106,6 +106,8 @@ def main() -> None:
         workers=args.workers,
         proxy_headers=False,
         server_header=False,
+        access_log=False,
+        log_config=None,
     )
 
 

@@ -20,7 +20,6 @@ from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
 from bench.workloads import big_collection, first_sync, steady
-from syncstorage.storage.sql.migrate import upgrade
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
 
@@ -111,7 +110,6 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
     if server_workloads:
         port = free_port()
         url = database_url or f"sqlite:///{workdir / 'bench.db'}"
-        upgrade(url)  # the schema, as an operator creates it before serving
         server = ServerProcess("syncstorage", syncstorage_argv(port, url, secret, workers), port, env,
                                Path(f"{logs}-syncstorage.log"))  # fmt: skip
         # A shared database may hold earlier runs' users: start elsewhere.
