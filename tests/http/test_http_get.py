@@ -214,3 +214,41 @@ def test_huge_offsets_are_not_500(three, offset):
     for sort in ("newest", "oldest", "index"):
         r = three.get(f"/storage/col?sort={sort}&offset={offset}&limit=1")
         assert r.status_code in (200, 400), r.text
+
+
+# --- query-string parsing (§2) and client timestamps (§4.1) -------------------
+
+
+def test_query_string_parsing(three):
+    # empty segments are ignored, order is irrelevant, '+' is a space
+    assert ids(three.get("/storage/col?&limit=2&")) == ["c", "b"]
+    assert ids(three.get("/storage/col?limit=2&&sort=oldest")) == ids(three.get("/storage/col?sort=oldest&limit=2"))
+    three.put("/storage/col/a b", json={"payload": "spaced"})
+    assert ids(three.get("/storage/col?ids=a+b")) == ["a b"]
+    assert ids(three.get("/storage/col?ids=a%20b,c&sort=oldest")) == ["c", "a b"]
+    # names are percent-decoded too
+    assert ids(three.get("/storage/col?%6Cimit=1")) == ["a b"]
+
+
+def test_repeated_parameter_uses_the_last_value(three):
+    assert ids(three.get("/storage/col?limit=5&limit=1&sort=index&sort=oldest")) == ["a"]
+
+
+def test_many_decimals_round_up(three):
+    # 40 decimals: rounding up must see the last digit (decimal, not float,
+    # and not a 28-digit decimal context)
+    a = three.stamps["a"]
+    tiny = "0" * 39 + "1"
+    assert ids(three.get(f"/storage/col?older={a}{tiny}")) == ["a"]  # older than a + 0.01
+    assert ids(three.get(f"/storage/col?newer={a}{tiny}&sort=oldest")) == ["b", "c"]
+    assert ids(three.get(f"/storage/col?older={a}{'0' * 40}")) == []
+    r = three.get("/storage/col/a", headers={"X-If-Modified-Since": f"{float(a) - 0.01:.2f}{tiny}"})
+    assert r.status_code == 304
+
+
+@pytest.mark.parametrize("name", ["limit", "newer", "older"])
+def test_thousands_of_digits_are_not_500(three, name):
+    # Python refuses int() of > 4300 digits: the value must be capped first
+    expected = {"limit": ["c", "b", "a"], "newer": [], "older": ["c", "b", "a"]}[name]
+    assert ids(three.get(f"/storage/col?{name}={'9' * 5000}")) == expected
+    assert ids(three.get(f"/storage/col?{name}={'0' * 5000}1")) == {"limit": ["c"], "newer": ["c", "b", "a"], "older": []}[name]

@@ -123,6 +123,12 @@ def test_body_over_request_limit_is_413(make_client, sqlite_url):
     assert client.get("/info/collections").json() == {}
 
 
+def test_huge_content_length_is_413(client):
+    r = client.post("/storage/col", content=b"[]", headers={"Content-Length": "9" * 5000})
+    assert_error(r, 413, 17)
+    assert client.get("/info/collections").json() == {}
+
+
 def test_chunked_body_over_request_limit_is_413(make_client, sqlite_url):
     # no Content-Length: the limit applies to the body actually read (§5.2)
     client = make_client(sqlite_url, max_post_bytes=100, max_record_payload_bytes=100, max_request_bytes=4196)
@@ -154,10 +160,12 @@ def test_default_limits_accept_a_full_post(client):
 def test_size_hint_headers(seeded, header, limit):
     before = seeded.state()
     assert_error(seeded.post("/storage/col", json=[], headers={header: str(limit + 1)}), 400, 17)
-    for bad in ("abc", "-1", "1.5", ""):
+    assert_error(seeded.post("/storage/col", json=[], headers={header: "9" * 5000}), 400, 17)
+    for bad in ("abc", "-1", "1.5", "", "1e3", "+1", "0x10", b"\xb2"):
         assert_error(seeded.post("/storage/col", json=[], headers={header: bad}), 400, 0)
     assert seeded.state() == before
     assert seeded.post("/storage/col", json=[], headers={header: str(limit)}).status_code == 200
+    assert seeded.post("/storage/col", json=[], headers={header: f" 000{limit} "}).status_code == 200
     assert seeded.post("/storage/col?batch=true", json=[], headers={header: str(limit)}).status_code == 202
     assert_error(seeded.post("/storage/col?batch=true", json=[], headers={header: str(limit + 1)}), 400, 17)
 

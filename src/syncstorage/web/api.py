@@ -32,7 +32,7 @@ from syncstorage.web.errors import (
     error_body,
 )
 from syncstorage.web.routing import API_PREFIX, resolve
-from syncstorage.web.validation import parse_query
+from syncstorage.web.validation import DIGITS_RE, bounded_int, parse_query
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class StorageAPIRoute(BaseRoute):
         """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
         limit = self.max_request_bytes
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if DIGITS_RE.fullmatch(declared) and bounded_int(declared, limit + 1) > limit:
             raise HTTPError(413, SIZE_LIMIT)
         chunks = []
         size = 0
