@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from http_support import PUBLIC_URL, SECRET, assert_error, credentials
 
+from syncstorage import __version__
 from syncstorage.auth import derived_secret, hawk_header, make_token
 
 
@@ -224,3 +227,56 @@ def test_configured_origin(make_client, sqlite_url):
     r = client.http.options(PUBLIC_URL + "/1.5/1/storage/c", headers={**PREFLIGHT, "Origin": "https://evil.example"})
     assert r.status_code == 200
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_version_reports_the_commit(make_client, sqlite_url, monkeypatch):
+    # From a git checkout: its HEAD, read once
+    client = make_client(sqlite_url)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    body = client.http.get(PUBLIC_URL + "/__version__").json()
+    assert body["commit"] == head
+    assert body["version"] == __version__
+    # A build sets SYNCSTORAGE_COMMIT
+    monkeypatch.setenv("SYNCSTORAGE_COMMIT", "0123abcd")
+    client = make_client(sqlite_url)
+    assert client.http.get(PUBLIC_URL + "/__version__").json()["commit"] == "0123abcd"
+
+
+# --- optional behaviours (§7 X-Weave-Backoff, §15.3 old iOS clients) ---------
+
+
+def test_backoff_header_when_configured(make_client, sqlite_url):
+    client = make_client(sqlite_url, backoff_seconds=1800)
+    for r in (client.get("/info/collections"), client.get("/nope"), client.get("/info/quota", auth=False)):
+        assert r.headers["X-Weave-Backoff"] == "1800"
+    client = make_client(sqlite_url)
+    assert "X-Weave-Backoff" not in client.get("/info/collections").headers
+
+
+OLD_IOS = "Firefox-iOS-Sync/18.0b1 (iPhone; iPhone OS 13.2.2) (Fennec (synctesting))"
+
+
+@pytest.mark.parametrize(
+    "user_agent,rejected",
+    [
+        (OLD_IOS, True),
+        ("Firefox-iOS-Sync/19.2.1b6543 (iPad; iPhone OS 12.0) (Home)", True),
+        ("Firefox-iOS-Sync/20.0b1 (iPhone; iPhone OS 13.2.2) (Fennec)", False),
+        ("Firefox-iOS-Sync/108.0b24012 (iPhone; iPhone OS 16.1) (Fennec)", False),
+        ("Firefox-iOS-Sync/18.0b1", False),  # not the full form
+        ("Firefox-iOS-Sync/" + "1" * 5000 + ".0b1 (iPhone; iPhone OS 13) (x)", False),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", False),
+        ("Firefox/120.0 (Linux x86_64) FxSync/1.118.0.20231016.desktop", False),
+    ],
+)
+def test_old_ios_clients_get_503(client, user_agent, rejected):
+    r = client.get("/info/collections", headers={"User-Agent": user_agent})
+    if rejected:
+        assert_error(r, 503)
+    else:
+        assert r.status_code == 200
+
+
+def test_old_ios_rejection_can_be_turned_off(make_client, sqlite_url):
+    client = make_client(sqlite_url, reject_old_ios_clients=False)
+    assert client.get("/info/collections", headers={"User-Agent": OLD_IOS}).status_code == 200
