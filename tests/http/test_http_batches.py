@@ -6,7 +6,10 @@ import base64
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from http_support import assert_error
+
+from syncstorage.web.validation import encode_batch_id
 
 
 def start(client, collection="col", items=()):
@@ -138,3 +141,25 @@ def test_newlines_batch(client):
     r = client.post(f"/storage/col?batch={batch}&commit=true", content=b"", headers={"Content-Type": "application/newlines"})
     assert r.status_code == 200
     assert sorted(client.get("/storage/col").json()) == ["a", "b"]
+
+
+def test_batch_expires_two_hours_after_creation(make_client, sqlite_url):
+    # batch ids are their creation time in ms (storage-model §7.1): age one
+    # batch past 7200 s and another not quite, directly in the database
+    client = make_client(sqlite_url)
+    old = start(client, "bookmarks", [{"id": "a"}])
+    young = start(client, "bookmarks", [{"id": "b"}])
+    aged = {}
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        for batch_id, age_ms in ((old, 7_200_100), (young, 7_100_000)):
+            number = int(base64.b64decode(batch_id))
+            aged[batch_id] = encode_batch_id(number - age_ms)
+            for table in ("batch_uploads", "batch_upload_items"):
+                conn.execute(sa.text(f"UPDATE {table} SET batch = :new WHERE batch = :old"), {"new": number - age_ms, "old": number})
+    engine.dispose()
+    assert_error(client.post(f"/storage/bookmarks?batch={aged[old]}&commit=true", json=[]), 400)
+    assert client.get("/info/collections").json() == {}
+    r = client.post(f"/storage/bookmarks?batch={aged[young]}&commit=true", json=[])
+    assert r.status_code == 200, r.text
+    assert client.get("/storage/bookmarks").json() == ["b"]

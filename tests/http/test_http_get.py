@@ -252,3 +252,31 @@ def test_thousands_of_digits_are_not_500(three, name):
     expected = {"limit": ["c", "b", "a"], "newer": [], "older": ["c", "b", "a"]}[name]
     assert ids(three.get(f"/storage/col?{name}={'9' * 5000}")) == expected
     assert ids(three.get(f"/storage/col?{name}={'0' * 5000}1")) == {"limit": ["c"], "newer": ["c", "b", "a"], "older": []}[name]
+
+
+def test_index_sort_ties_break_on_id_desc(client):
+    # §9.1 / §16: sortindex desc, then id desc; null sortindex last
+    client.upload("col", *[{"id": i, "sortindex": 1} for i in ("b", "d", "a", "c")], {"id": "z"}, {"id": "y", "sortindex": 2})
+    assert ids(client.get("/storage/col?sort=index")) == ["y", "d", "c", "b", "a", "z"]
+    paged = [ids(client.get(f"/storage/col?sort=index&limit=2&offset={n}")) for n in (0, 2, 4)]
+    assert sum(paged, []) == ["y", "d", "c", "b", "a", "z"]
+
+
+def test_offset_below_newer_is_400(three):
+    s = three.stamps
+    r = three.get("/storage/col?limit=1&sort=oldest")
+    offset = r.headers["X-Weave-Next-Offset"]  # bound = a's timestamp
+    assert_error(three.get(f"/storage/col?limit=1&sort=oldest&offset={offset}&newer={s['b']}"), 400)
+    # the form must fit the sort
+    assert_error(three.get(f"/storage/col?sort=index&offset={offset}"), 400)
+    assert_error(three.get("/storage/col?sort=oldest&offset=1"), 400)
+
+
+def test_no_limit_returns_every_record(make_client, sqlite_url):
+    # §16: no default page size (production pages at 10000)
+    client = make_client(sqlite_url, max_post_records=10001, max_total_records=10001)
+    client.upload("col", *[{"id": f"i{n:05d}"} for n in range(10001)])
+    r = client.get("/storage/col")
+    assert len(r.json()) == 10001
+    assert r.headers["X-Weave-Records"] == "10001"
+    assert "X-Weave-Next-Offset" not in r.headers

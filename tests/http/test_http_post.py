@@ -35,6 +35,12 @@ def seeded(client):
         (b"\n", "application/newlines"),
         (b'{"id": "a"}\nnope\n', "application/newlines"),
         (b'{"id": "a"}\n{"id": "a"}', "application/newlines"),
+        (b"\r\n", "application/newlines"),
+        (b'{"id": "a"}\n\n', "application/newlines"),  # one terminator only
+        (b'{"id": "a"}\r\n\r\n', "application/newlines"),
+        (b'\n{"id": "a"}\n', "application/newlines"),
+        (b'[{"id": "a"}]', "application/newlines"),  # a line holding a list
+        (b'{"id": "a"}\r{"id": "b"}', "application/newlines"),  # a lone \r splits nothing
     ],
 )
 def test_body_level_failures_are_400_8(seeded, body, content_type):
@@ -186,3 +192,21 @@ def test_known_bad_crypto_payload(client):
     assert_error(r, 400, 8)
     assert client.get("/info/collections").json() == {}
     assert client.post("/storage/bookmarks", json=[{"id": "keys", "payload": BAD_CRYPTO}]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("text/plain", b'[{"id": "a"}, {"id": "b"}]'),
+        ("text/plain; charset=utf-8", b'[{"id": "a"}, {"id": "b"}]'),
+        ("APPLICATION/JSON;charset=UTF-8", b'[{"id": "a"}, {"id": "b"}]'),
+        ("Application/Newlines; charset=utf-8", b'{"id": "a"}\r\n{"id": "b"}\r\n'),
+        (None, b'[{"id": "a"}, {"id": "b"}]'),
+    ],
+)
+def test_content_types_of_post(client, content_type, body):
+    # media type compared without parameters, case-insensitively (§5.1)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    r = client.post("/storage/col", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["success"] == ["a", "b"]

@@ -60,6 +60,32 @@ def test_wrong_method_is_405(client, method, path):
     assert "X-Weave-Timestamp" in r.headers
 
 
+ALLOWED = {
+    "": {"DELETE"},
+    "/storage": {"DELETE"},
+    "/info/collections": {"GET", "HEAD"},
+    "/info/quota": {"GET", "HEAD"},
+    "/info/collection_usage": {"GET", "HEAD"},
+    "/info/collection_counts": {"GET", "HEAD"},
+    "/info/configuration": {"GET", "HEAD"},
+    "/storage/col": {"GET", "HEAD", "POST", "DELETE"},
+    "/storage/col/item": {"GET", "HEAD", "PUT", "DELETE"},
+}
+
+
+@pytest.mark.parametrize("path", list(ALLOWED))
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+def test_every_other_method_is_405(client, path, method):
+    if method in ALLOWED[path]:
+        return
+    before = client.state()
+    r = client.request(method, path, content=b'[{"id": "a"}]')
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.content == (b"" if method == "HEAD" else b"0")
+    assert client.state() == before
+
+
 def test_item_id_is_percent_decoded(client):
     # Any printable ASCII, '/' and '%' and space included, once decoded (§1.2)
     for raw, decoded in [("a%2Fb", "a/b"), ("50%25%20off", "50% off"), ("x%7Ey", "x~y")]:
@@ -116,6 +142,16 @@ def test_expired_token_only_for_info_collections(client):
     assert_error(client.get("/storage/bookmarks", auth=expired), 401)
     long_expired = credentials(1, duration=-7300)
     assert_error(client.get("/info/collections", auth=long_expired), 401)
+
+
+def test_expired_token_grace_is_for_exactly_info_collections(client):
+    expired = credentials(1, duration=-60)
+    assert client.request("HEAD", "/info/collections", auth=expired).status_code == 200
+    # the item "collections" of a collection named "info" is no exception
+    assert_error(client.get("/storage/info/collections", auth=expired), 401)
+    assert_error(client.get("/storage/info", auth=expired), 401)
+    assert_error(client.delete("", auth=expired), 401)
+    assert_error(client.put("/storage/info/collections", json={}, auth=expired), 401)
 
 
 def test_replayed_request_is_401(client):
