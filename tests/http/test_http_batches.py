@@ -163,3 +163,10 @@ def test_batch_expires_two_hours_after_creation(make_client, sqlite_url):
     r = client.post(f"/storage/bookmarks?batch={aged[young]}&commit=true", json=[])
     assert r.status_code == 200, r.text
     assert client.get("/storage/bookmarks").json() == ["b"]
+
+
+def test_commit_request_items_are_the_newest(client):
+    batch = start(client, items=[{"id": "x", "payload": "staged", "sortindex": 1}])
+    r = client.post(f"/storage/col?batch={batch}&commit=true", json=[{"id": "x", "payload": "in commit"}])
+    assert r.status_code == 200
+    assert client.get("/storage/col/x").json() == {"id": "x", "modified": r.json()["modified"], "payload": "in commit", "sortindex": 1}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 from http_support import assert_error
+
+from syncstorage.settings import Settings
 
 LIMITS = {
     "max_request_bytes": 2625536,
@@ -26,6 +29,21 @@ def test_configuration(client):
 def test_configuration_advertises_what_is_configured(make_client, sqlite_url):
     client = make_client(sqlite_url, max_post_records=50, quota_enabled=True, max_quota_limit=1000)
     assert client.get("/info/configuration").json() == {**LIMITS, "max_post_records": 50, "max_quota_limit": 1000}
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_post_bytes": 1000, "max_request_bytes": 5095, "max_record_payload_bytes": 1000},
+        {"max_post_bytes": 1000, "max_request_bytes": 5096, "max_record_payload_bytes": 999},
+        {"max_post_bytes": 1000, "max_request_bytes": 5096, "max_record_payload_bytes": 1000, "max_total_bytes": 999},
+        {"max_post_records": 50, "max_total_records": 49},
+    ],
+)
+def test_inconsistent_limits_refuse_to_start(limits):
+    # every upload within the advertised limits must be acceptable (§0)
+    with pytest.raises(pydantic.ValidationError):
+        Settings(**limits)
 
 
 def test_counts_usage_quota(db_client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from http_support import BAD_CRYPTO, assert_error
@@ -149,6 +150,20 @@ def test_put_known_bad_crypto_payload(client):
     assert client.get("/info/collections").json() == {}
     assert client.put("/storage/crypto/keys", json={"payload": BAD_CRYPTO.replace("AAAA", "BAAA", 1)}).status_code == 200
     assert client.put("/storage/other/keys", json={"payload": BAD_CRYPTO}).status_code == 200
+    # any whitespace between the key and the value (§9.6 regex)
+    for spacing in ("", "\t ", "\n"):
+        payload = BAD_CRYPTO.replace('"IV": ', '"IV":' + spacing)
+        assert_error(client.put("/storage/crypto/keys", json={"payload": payload}), 400, 8)
+
+
+def test_ttl_lifetime_ends_on_time(client):
+    # gone once T + ttl has passed, never late (§11)
+    t = float(client.put("/storage/col/x", json={"payload": "p", "ttl": 1}).text)
+    client.put("/storage/col/y", json={"payload": "p", "ttl": 60})
+    time.sleep(max(0.0, t + 1.05 - time.time()))
+    assert_error(client.get("/storage/col/x"), 404)
+    assert client.get("/storage/col").json() == ["y"]
+    assert client.get("/info/collection_counts").json() == {"col": 1}
 
 
 def test_delete_item(seeded):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 from http_support import PUBLIC_URL, SECRET, assert_error, credentials
@@ -152,6 +153,28 @@ def test_expired_token_grace_is_for_exactly_info_collections(client):
     assert_error(client.get("/storage/info", auth=expired), 401)
     assert_error(client.delete("", auth=expired), 401)
     assert_error(client.put("/storage/info/collections", json={}, auth=expired), 401)
+
+
+def test_stale_timestamp_is_401_with_server_time(client):
+    token_auth = client.auth
+    ts = int(time.time()) - 3600
+    header = hawk_header("GET", client.base + "/info/collections", token_auth.token, token_auth.key, ts=ts)
+    r = client.http.get(client.base + "/info/collections", headers={"Authorization": header})
+    assert_error(r, 401)
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge.startswith('Hawk ts="') and 'tsm="' in challenge and 'error="Stale timestamp"' in challenge
+    server_ts = int(challenge.split('"')[1])
+    assert abs(server_ts - time.time()) < 5
+
+
+def test_bad_mac_and_malformed_header_are_401(client):
+    r = client.get("/info/collections")
+    signed = r.request.headers["Authorization"]
+    mac = signed.split('mac="')[1].split('"')[0]
+    forged = signed.replace(mac, "A" * len(mac))
+    assert_error(client.http.get(client.base + "/info/collections", headers={"Authorization": forged}), 401)
+    for value in ("Hawk", "Hawk id=1", "Basic dXNlcjpwYXNz", 'Hawk id="x", ts="1", nonce="n"'):
+        assert_error(client.http.get(client.base + "/info/collections", headers={"Authorization": value}), 401)
 
 
 def test_replayed_request_is_401(client):
