@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from urllib.parse import quote
 
 import pytest
@@ -170,3 +171,46 @@ def test_commit_request_items_are_the_newest(client):
     r = client.post(f"/storage/col?batch={batch}&commit=true", json=[{"id": "x", "payload": "in commit"}])
     assert r.status_code == 200
     assert client.get("/storage/col/x").json() == {"id": "x", "modified": r.json()["modified"], "payload": "in commit", "sortindex": 1}
+
+
+@pytest.mark.parametrize(
+    "content_type,body,status",
+    [
+        ("application/json", b"[]", 200),
+        ("application/json", b"{}", 400),
+        ("application/json", b"", 400),
+        ("application/newlines", b"", 200),
+        ("application/newlines", b"\n", 400),
+        ("application/newlines", b"{}", 400),  # one record without an id
+        ("application/newlines", b"[]", 400),
+    ],
+)
+def test_empty_commit_bodies(client, content_type, body, status):
+    # the empty-commit matrix of Mozilla's storage tests (§5.1, §9.4)
+    batch = start(client, items=[{"id": f"{n:02d}", "payload": "X"} for n in range(5)])
+    r = client.post(f"/storage/col?commit=true&batch={batch}", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert len(client.get("/storage/col").json()) == 5
+    else:
+        assert r.text == "8"
+        assert client.get("/storage/col").json() == []
+
+
+def test_batch_ttl_update_keeps_payloads(client):
+    # ttl-only items staged in a batch: payloads stay, ttl counts from commit
+    client.upload("col", {"id": "a", "payload": "ayy"}, {"id": "b", "payload": "bea"}, {"id": "c", "payload": "see"})
+    r = client.post("/storage/col?batch=true", json=[])
+    original = r.headers["X-Last-Modified"]
+    batch = r.json()["batch"]
+    for id in "ab":
+        r = client.post(f"/storage/col?batch={batch}", json=[{"id": id, "ttl": 1}])
+        assert r.status_code == 202 and r.headers["X-Last-Modified"] == original
+    r = client.post(f"/storage/col?batch={batch}&commit=true", json=[])
+    committed = float(r.json()["modified"])
+    got = {b["id"]: b for b in client.get("/storage/col?full=1").json()}
+    assert {k: v["payload"] for k, v in got.items()} == {"a": "ayy", "b": "bea", "c": "see"}
+    assert got["a"]["modified"] == committed  # every staged item gets T (§9.4)
+    time.sleep(max(0.0, committed + 1.05 - time.time()))
+    assert client.get("/storage/col?full=1").json()[0]["payload"] == "see"
+    assert client.get("/storage/col").json() == ["c"]

@@ -182,3 +182,30 @@ def test_delete_item(seeded):
 def test_delete_expired_item_is_404(client):
     client.put("/storage/col/x", json={"payload": "p", "ttl": 0})
     assert_error(client.delete("/storage/col/x"), 404)
+
+
+def test_ttl_update_without_data(db_client):
+    # Mozilla's test_update_of_ttl_without_sending_data, on every database:
+    # refreshing a ttl keeps the payload, even if the whole-second expiry
+    # already hid the record (§3.3, §11)
+    c = db_client
+    for id in ("TEST1", "TEST2"):
+        c.put(f"/storage/col/{id}", json={"payload": "x", "ttl": 1})
+    time.sleep(0.2)
+    c.put("/storage/col/TEST2", json={"ttl": 10})
+    c.put("/storage/col/TEST3", json={"ttl": 10})
+    c.put("/storage/col/TEST1", json={"sortindex": 3})  # leaves its ttl alone
+    time.sleep(0.8)
+    items = {b["id"]: b for b in c.get("/storage/col?full=1").json()}
+    assert sorted(items) == ["TEST2", "TEST3"]
+    assert items["TEST2"]["payload"] == "x"
+    assert items["TEST3"]["payload"] == ""
+    assert items["TEST2"]["modified"] < items["TEST3"]["modified"]
+
+
+def test_expired_items_can_be_overwritten(client):
+    client.put("/storage/col/TEST", json={"payload": "XYZ", "ttl": 0})
+    assert_error(client.get("/storage/col/TEST"), 404)
+    assert client.put("/storage/col/TEST", json={"payload": "XYZ", "ttl": 42}).status_code == 200
+    assert client.put("/storage/col/TEST", json={"payload": "ABC"}).status_code == 200
+    assert client.get("/storage/col/TEST").json()["payload"] == "ABC"

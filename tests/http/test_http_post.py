@@ -62,6 +62,8 @@ def test_per_item_failures(seeded):
     items = [
         {"id": "ok1", "payload": "p"},
         {"id": "a\tb", "payload": "p"},
+        {"id": "A\n", "payload": "p"},  # a regex "$" would let this through
+        {"id": "\nN", "payload": "p"},
         {"id": "", "payload": "p"},
         {"id": "x" * 65, "payload": "p"},
         {"id": "bad-ttl", "ttl": -1},
@@ -76,7 +78,7 @@ def test_per_item_failures(seeded):
     assert r.status_code == 200
     body = r.json()
     assert body["success"] == ["ok1", "ok2"]
-    assert set(body["failed"]) == {"a\tb", "", "x" * 65, "bad-ttl", "bad-ttl2", "bad-si", "bad-si2", "bad-payload", "unknown"}
+    assert set(body["failed"]) == {"a\tb", "A\n", "\nN", "", "x" * 65, "bad-ttl", "bad-ttl2", "bad-si", "bad-si2", "bad-payload", "unknown"}
     assert body["failed"]["unknown"] == "unknown field unexpected"
     assert sorted(seeded.get("/storage/col").json()) == ["keep", "ok1", "ok2"]
 
