@@ -89,6 +89,7 @@ def test_put_ttl_zero_expires_immediately(client):
         b'{"modified": [1], "payload": "p"}',
         b'{"payload": NaN}',
         b'{"payload": "\\ud800"}',
+        b'{"payload": "a\\u0000b"}',
     ],
 )
 def test_put_invalid_bso_is_400_8_and_changes_nothing(seeded, body):
@@ -209,3 +210,15 @@ def test_expired_items_can_be_overwritten(client):
     assert client.put("/storage/col/TEST", json={"payload": "XYZ", "ttl": 42}).status_code == 200
     assert client.put("/storage/col/TEST", json={"payload": "ABC"}).status_code == 200
     assert client.get("/storage/col/TEST").json()["payload"] == "ABC"
+
+
+def test_nul_in_payload_is_refused_on_every_database(db_client):
+    # not storable in PostgreSQL text: refused everywhere, never a 500
+    r = db_client.put("/storage/col/a", content=b'{"payload": "a\\u0000b"}')
+    assert_error(r, 400, 8)
+    r = db_client.post("/storage/col", content=b'[{"id": "a", "payload": "a\\u0000b"}, {"id": "b", "payload": "\\u00e9\\ud83d\\ude00"}]')
+    assert r.status_code == 200
+    assert r.json()["failed"] == {"a": "payload contains NUL"}
+    r = db_client.post("/storage/col?batch=true", content=b'[{"id": "a", "payload": "\\u0000"}]')
+    assert r.status_code == 202 and list(r.json()["failed"]) == ["a"]
+    assert db_client.get("/storage/col/b").json()["payload"] == "\u00e9\U0001f600"

@@ -209,6 +209,12 @@ def check_bso(obj: dict, id: str) -> BSOUpdate | str:
     if ttl is not None and (type(ttl) is not int or not 0 <= ttl <= TTL_LIMIT):
         return "invalid ttl"
     payload = obj.get("payload")
-    if payload is not None and type(payload) is not str:
-        return "payload not a string"
+    if payload is not None:
+        if type(payload) is not str:
+            return "payload not a string"
+        # PostgreSQL text cannot hold U+0000 (a 500 otherwise); clients never
+        # send it (their payloads are JSON text, where it would be escaped),
+        # so it is refused on every database alike.
+        if "\x00" in payload:
+            return "payload contains NUL"
     return BSOUpdate(id=id, payload=payload, sortindex=sortindex, ttl=ttl)
