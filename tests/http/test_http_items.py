@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 from http_support import BAD_CRYPTO, assert_error
@@ -222,3 +223,20 @@ def test_nul_in_payload_is_refused_on_every_database(db_client):
     r = db_client.post("/storage/col?batch=true", content=b'[{"id": "a", "payload": "\\u0000"}]')
     assert r.status_code == 202 and list(r.json()["failed"]) == ["a"]
     assert db_client.get("/storage/col/b").json()["payload"] == "\u00e9\U0001f600"
+
+
+def test_ids_differing_in_spaces_or_case_are_distinct(db_client):
+    # printable ASCII ids, compared byte by byte (§1.2): MySQL's PAD SPACE
+    # collations would make "a", "a " and "a  " one row
+    c = db_client
+    ids = ["a", "a ", "a  ", " a", "A"]
+    for id in ids:
+        assert c.put(f"/storage/col/{quote(id)}", json={"payload": repr(id)}).status_code == 200
+    for id in ids:
+        assert c.get(f"/storage/col/{quote(id)}").json()["payload"] == repr(id)
+    assert c.get("/storage/col?sort=index").json() == ["a  ", "a ", "a", "A", " a"]  # id desc, bytewise
+    c.delete(f"/storage/col/{quote('a ')}")
+    assert sorted(c.get("/storage/col").json()) == [" a", "A", "a", "a  "]
+    batch = c.post("/storage/b?batch=true", json=[{"id": "x"}, {"id": "x "}]).json()["batch"]
+    c.post(f"/storage/b?batch={batch}&commit=true", json=[{"id": "X"}])
+    assert sorted(c.get("/storage/b").json()) == ["X", "x", "x "]
