@@ -78,8 +78,9 @@ def test_batch_id_forms(client, form):
     assert client.get("/storage/col").json() == ["a"]
 
 
-def test_batch_true_commit_true_is_a_plain_post(client):
-    r = client.post("/storage/col?batch=true&commit=true", json=[{"id": "a"}])
+@pytest.mark.parametrize("query", ["batch=true&commit=true", "commit=True&batch=TRUE", "commit=true&batch=", "commit=true&batch"])
+def test_batch_true_commit_true_is_a_plain_post(client, query):
+    r = client.post(f"/storage/col?{query}", json=[{"id": "a"}])
     assert r.status_code == 200
     assert set(r.json()) == {"modified", "success", "failed"}
     assert client.get("/storage/col").json() == ["a"]
