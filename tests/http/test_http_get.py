@@ -280,3 +280,19 @@ def test_no_limit_returns_every_record(make_client, sqlite_url):
     assert len(r.json()) == 10001
     assert r.headers["X-Weave-Records"] == "10001"
     assert "X-Weave-Next-Offset" not in r.headers
+
+
+def test_extreme_values_on_every_database(db_client):
+    # limits of every column and query value reach the SQL of each database
+    db_client.upload("col", {"id": "a", "sortindex": 999999999, "ttl": 999999999}, {"id": "b", "sortindex": -999999999})
+    for query, expected in [
+        ("sort=index", ["a", "b"]),
+        ("sort=index&offset=999999999999999999&limit=1", []),
+        ("sort=newest&offset=999999999999999999:999999999999999999&limit=1", []),
+        ("sort=oldest&offset=0:999999999999999999", []),
+        ("limit=99999999999999999999&sort=index", ["a", "b"]),
+        ("newer=99999999999999999999", []),
+        ("older=99999999999999999999&sort=index", ["a", "b"]),
+        ("ids=" + ",".join(f"x{n}" for n in range(99)) + ",b", ["b"]),
+    ]:
+        assert ids(db_client.get(f"/storage/col?{query}")) == expected, query
