@@ -7,11 +7,16 @@ Each field can be given in the environment as SYNCSTORAGE_<NAME IN CAPITALS>
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_DATABASE_URL_FORMS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB"
 
 
 class Settings(BaseSettings):
@@ -56,6 +61,16 @@ class Settings(BaseSettings):
     # this exact origin is allowed.
     cors_allowed_origin: str = "*"
 
+    # --- housekeeping ---
+    # Seconds between purges of expired items and stale batches run inside
+    # `serve` (0: off; run `syncstorage purge` from cron/systemd instead).
+    purge_interval: int = Field(default=0, ge=0)
+
+    # --- logs ---
+    # "json" (one object per line), "human", or "auto": human when stderr
+    # is a terminal, JSON otherwise (a service manager, a container).
+    log_format: Literal["auto", "json", "human"] = "auto"
+
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)
     max_post_bytes: int = Field(default=2621440, gt=0)
@@ -66,6 +81,66 @@ class Settings(BaseSettings):
     quota_enabled: bool = False
     max_quota_limit: int = Field(default=2097152000, gt=0)
 
+    # --- tokenserver (auth-and-tokens §6-§13) ---
+    # Which halves this process serves; turn one off for multi-node set-ups.
+    tokenserver_enabled: bool = True
+    storage_enabled: bool = True
+    # Default: the storage database (the tables do not collide).
+    tokenserver_database_url: str | None = None
+    fxa_oauth_server_url: str = "https://oauth.accounts.firefox.com"
+    # RSA public JWKs (JSON objects); when unset, the keys are fetched from
+    # <fxa_oauth_server_url>/v1/jwks and cached.
+    fxa_oauth_primary_jwk: dict[str, Any] | None = None
+    fxa_oauth_secondary_jwk: dict[str, Any] | None = None
+    fxa_oauth_request_timeout: float = Field(default=10, gt=0)
+    # Forms the users.email key <fxa uid>@<domain>; never contacted (§8).
+    fxa_email_domain: str = "api.accounts.firefox.com"
+    # Default: the newest master secret (§11.3).
+    fxa_metrics_hash_secret: str | None = None
+    token_duration: int = Field(default=3600, gt=0)
+    node_capacity_release_rate: float = Field(default=0.1, gt=0, le=1)
+    init_node_capacity: int = Field(default=100000, gt=0)
+    allow_new_users: bool = True
+    # FxA uids (or their <uid>@<fxa_email_domain> form) allowed to use the
+    # tokenserver; empty = everyone. Comma/space separated or a JSON array.
+    allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Label for client telemetry; default derived from the database URL (§11.1).
+    node_type: str | None = None
+
+    @field_validator("allowed_users", mode="before")
+    @classmethod
+    def _parse_allowed_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item for item in re.split(r"[\s,]+", text) if item]
+        return value
+
+    @field_validator("fxa_oauth_primary_jwk", "fxa_oauth_secondary_jwk")
+    @classmethod
+    def _usable_jwk(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from syncstorage.tokenserver.oauth import parse_jwk
+
+        if value is not None and parse_jwk(value) is None:
+            raise ValueError("not a usable RSA public key (JWK with kty RSA, n and e)")
+        return value
+
+    @model_validator(mode="after")
+    def _allowed_users_are_uids(self) -> Settings:
+        # Firefox Accounts never tells the tokenserver a user's e-mail
+        # address, so such an entry could never match: refuse it rather
+        # than lock its owner out silently.
+        domain = "@" + self.fxa_email_domain.lower()
+        for entry in self.allowed_users:
+            if "@" in entry and not entry.lower().endswith(domain):
+                raise ValueError(
+                    f"allowed_users entry {entry!r} is an e-mail address; Firefox Accounts does "
+                    "not give the server e-mail addresses: list the account's FxA uid instead "
+                    "(the server log names the uid of every refused account)"
+                )
+        return self
+
     @field_validator("master_secret", mode="before")
     @classmethod
     def _parse_secrets(cls, value: object) -> object:
@@ -74,7 +149,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return json.loads(text)
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"starts with [ but is not a JSON array of secrets ({exc})") from None
             return [value] if value else []
         return value
 
@@ -93,6 +171,19 @@ class Settings(BaseSettings):
         value = value.rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL; expected {_DATABASE_URL_FORMS}") from None
+        if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise ValueError(f"unsupported database {backend!r}; expected {_DATABASE_URL_FORMS}")
         return value
 
     @model_validator(mode="after")
@@ -117,3 +208,7 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'syncstorage.db'}"
+
+    @property
+    def effective_tokenserver_database_url(self) -> str:
+        return self.tokenserver_database_url or self.effective_database_url
