@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     reject_old_ios_clients: bool = True
     # The build's VCS commit, reported by /__version__ (env SYNCSTORAGE_COMMIT,
     # e.g. set from `git rev-parse HEAD` when an image is built). Empty: the
-    # commit pip recorded at install time, if any.
+    # HEAD of the git checkout the server runs from, else "unknown".
     commit: str = ""
 
     # --- secrets ---
