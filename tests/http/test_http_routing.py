@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 
@@ -328,10 +329,13 @@ OLD_IOS = "Firefox-iOS-Sync/18.0b1 (iPhone; iPhone OS 13.2.2) (Fennec (synctesti
         ("Firefox/120.0 (Linux x86_64) FxSync/1.118.0.20231016.desktop", False),
     ],
 )
-def test_old_ios_clients_get_503(client, user_agent, rejected):
+def test_old_ios_clients_get_503(client, user_agent, rejected, caplog):
+    caplog.set_level(logging.INFO, logger="syncstorage.request")
     r = client.get("/info/collections", headers={"User-Agent": user_agent})
     if rejected:
         assert_error(r, 503)
+        # the request log says why (docs/configuration.md, log_format)
+        assert caplog.records[-1].fields["reason"] == "Firefox iOS client older than 20"
     else:
         assert r.status_code == 200
 

@@ -108,6 +108,7 @@ class StorageAPIRoute(BaseRoute):
             raise HTTPError(405)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if self.ctx.reject_old_ios_clients and is_rejected_user_agent(headers.get("user-agent")):
+            state["reason"] = "Firefox iOS client older than 20"
             raise HTTPError(503)  # storage-api §15.3
         body = await self._read_body(receive, headers) if method in _WITH_BODY else b""
         query_string = scope["query_string"].decode("latin-1")
