@@ -25,7 +25,7 @@ from syncstorage.tokenserver.db import Service, ensure_node, ensure_service, mak
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
 from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
-from syncstorage.tokenserver.requests import (
+from syncstorage.tokenserver.parsing import (
     bearer_value,
     check_client_state_header,
     key_claims,
