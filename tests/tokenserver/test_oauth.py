@@ -201,3 +201,21 @@ def test_accounts_server_timeout(fxa):
     with pytest.raises(AccountsUnavailable):
         verifier.verify("opaque token")
     verifier.close()
+
+
+def test_jwk_settings_survive_the_export_to_worker_processes(fxa, monkeypatch):
+    """`serve --workers N` hands settings to workers through the environment."""
+    from syncstorage.cli.serve import export_to_environment
+
+    settings = Settings(fxa_oauth_primary_jwk=fxa.jwks()[0], allowed_users=["a", "b"], master_secret=["s"])
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"SYNCSTORAGE_{name.upper()}", raising=False)
+    monkeypatch.delenv("SYNCSTORAGE_CONFIG", raising=False)
+    export_to_environment(settings)
+    try:
+        again = Settings()
+    finally:
+        for name in Settings.model_fields:
+            monkeypatch.delenv(f"SYNCSTORAGE_{name.upper()}", raising=False)
+    assert again.fxa_oauth_primary_jwk == settings.fxa_oauth_primary_jwk
+    assert again.allowed_users == ["a", "b"]

@@ -59,9 +59,10 @@ class TokenRequest:
 
 
 class Tokenserver:
-    def __init__(self, settings: Settings, master_secrets: list[str] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.master_secrets = list(master_secrets or settings.master_secret)
+        # Shared with the storage side (§2.1); `serve` fills in the generated one.
+        self.master_secrets = list(settings.master_secret)
         if not self.master_secrets:
             raise ValueError("the tokenserver needs at least one master secret")
         self.hash_secret = settings.fxa_metrics_hash_secret or self.master_secrets[-1]
