@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from e2e.server import run_cli, server_environment
+from e2e.server import invoke_cli, server_environment
 
 SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def check(env) -> tuple[int, dict[str, str], str]:
     """(exit code, check name -> its line, whole output)."""
-    result = run_cli("check", env=env)
+    result = invoke_cli("check", env=env)
     lines = {}
     for line in result.stdout.splitlines():
         if line[:4] in ("PASS", "FAIL", "SKIP"):
@@ -35,9 +35,9 @@ def installation(database_url, tmp_path, node_options=()) -> dict[str, str]:
         master_secret=SECRET,
         public_url=PUBLIC_URL,
     )
-    assert run_cli("db", "upgrade", env=env).returncode == 0
+    assert invoke_cli("db", "upgrade", env=env).returncode == 0
     if node_options is not None:
-        added = run_cli("node", "add", PUBLIC_URL, *node_options, env=env)
+        added = invoke_cli("node", "add", PUBLIC_URL, *node_options, env=env)
         assert added.returncode == 0, added.stderr
     return env
 

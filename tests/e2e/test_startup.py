@@ -10,7 +10,7 @@ import pytest
 
 from e2e.client import SyncClient, mint_token
 from syncstorage.auth import hawk_header
-from e2e.server import free_port, run_cli, server_environment, start_server
+from e2e.server import free_port, invoke_cli, run_cli, server_environment, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 )
 def test_bad_setting_stops_startup_with_one_line(tmp_path, settings, args, names):
     env = server_environment(data_dir=str(tmp_path / "data"), **settings)
-    result = run_cli("serve", *args, env=env)
+    result = invoke_cli("serve", *args, env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -46,9 +46,20 @@ def test_bad_setting_stops_startup_with_one_line(tmp_path, settings, args, names
 
 def test_bad_setting_names_where_it_came_from(tmp_path):
     env = server_environment(data_dir=str(tmp_path / "data"), port="99999")
-    assert "port (from SYNCSTORAGE_PORT)" in run_cli("serve", env=env).stderr
+    assert "port (from SYNCSTORAGE_PORT)" in invoke_cli("serve", env=env).stderr
     env = server_environment(data_dir=str(tmp_path / "data"))
-    assert "port (from --port)" in run_cli("serve", "--port", "99999", env=env).stderr
+    assert "port (from --port)" in invoke_cli("serve", "--port", "99999", env=env).stderr
+
+
+def test_real_process_prints_one_line_and_exits_2(tmp_path):
+    env = server_environment(data_dir=str(tmp_path / "data"), public_url="sync.example.org")
+    result = run_cli("serve", env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "syncstorage: invalid setting public_url (from SYNCSTORAGE_PUBLIC_URL): "
+        "must start with http:// or https://\n"
+    )
+    assert not (tmp_path / "data").exists()  # nothing created before the check
 
 
 def test_flag_wins_over_environment(tmp_path):
