@@ -201,3 +201,21 @@ def test_accounts_server_timeout(fxa):
     with pytest.raises(AccountsUnavailable):
         verifier.verify("opaque token")
     verifier.close()
+
+
+def test_jwk_settings_survive_the_export_to_worker_processes(fxa):
+    """`serve --workers N` hands settings to workers through the environment."""
+    import os
+
+    from syncstorage.cli.serve import export_to_environment
+
+    settings = Settings(fxa_oauth_primary_jwk=fxa.jwks()[0], allowed_users=["a", "b"], master_secret=["s"])
+    saved = dict(os.environ)
+    try:
+        export_to_environment(settings)
+        again = Settings()
+    finally:  # the export writes os.environ itself: put it back whole
+        os.environ.clear()
+        os.environ.update(saved)
+    assert again.fxa_oauth_primary_jwk == settings.fxa_oauth_primary_jwk
+    assert again.allowed_users == ["a", "b"]

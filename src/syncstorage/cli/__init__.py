@@ -10,11 +10,11 @@ from __future__ import annotations
 import click
 
 from syncstorage import __version__
-from syncstorage.cli.serve import serve
 from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.purge import purge
+from syncstorage.cli.serve import serve
 from syncstorage.tokenserver.cli import COMMANDS as tokenserver_commands
 
 

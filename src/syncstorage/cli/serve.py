@@ -32,7 +32,7 @@ def export_to_environment(settings: Settings) -> None:
         var = f"SYNCSTORAGE_{name.upper()}"
         if value is None:
             os.environ.pop(var, None)
-        elif isinstance(value, list):
+        elif isinstance(value, (list, dict)):  # JSON: lists, and the FxA JWK objects
             os.environ[var] = json.dumps(value)
         elif isinstance(value, bool):
             os.environ[var] = "true" if value else "false"

@@ -26,7 +26,7 @@ from syncstorage.tokenserver.db import Service, ensure_node, ensure_service, mak
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
 from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
-from syncstorage.tokenserver.requests import (
+from syncstorage.tokenserver.parsing import (
     bearer_value,
     check_client_state_header,
     key_claims,
@@ -60,9 +60,10 @@ class TokenRequest:
 
 
 class Tokenserver:
-    def __init__(self, settings: Settings, master_secrets: list[str] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.master_secrets = list(master_secrets or settings.master_secret)
+        # Shared with the storage side (§2.1); `serve` fills in the generated one.
+        self.master_secrets = list(settings.master_secret)
         if not self.master_secrets:
             raise ValueError("the tokenserver needs at least one master secret")
         self.hash_secret = settings.fxa_metrics_hash_secret or self.master_secrets[-1]
