@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
+from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
 from syncstorage.web.api import StorageAPIRoute
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(RequestLogMiddleware, master_secrets=settings.master_secret),
             Middleware(CORSMiddleware, allowed_origin=settings.cors_allowed_origin),
             Middleware(PrefixMiddleware, prefix=public_url_prefix(settings.effective_public_url)),
         ],

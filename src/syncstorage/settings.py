@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_DATABASE_URL_FORMS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB"
 
 
 class Settings(BaseSettings):
@@ -44,6 +48,11 @@ class Settings(BaseSettings):
     # this exact origin is allowed.
     cors_allowed_origin: str = "*"
 
+    # --- logs ---
+    # "json" (one object per line), "human", or "auto": human when stderr
+    # is a terminal, JSON otherwise (a service manager, a container).
+    log_format: Literal["auto", "json", "human"] = "auto"
+
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)
     max_post_bytes: int = Field(default=2621440, gt=0)
@@ -62,7 +71,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return json.loads(text)
+                try:
+                    return json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"starts with [ but is not a JSON array of secrets ({exc})") from None
             return [value] if value else []
         return value
 
@@ -81,6 +93,19 @@ class Settings(BaseSettings):
         value = value.rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"not a database URL; expected {_DATABASE_URL_FORMS}") from None
+        if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise ValueError(f"unsupported database {backend!r}; expected {_DATABASE_URL_FORMS}")
         return value
 
     @model_validator(mode="after")

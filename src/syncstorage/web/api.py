@@ -25,6 +25,7 @@ from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
 from syncstorage.web.context import Call, Context, Result
 from syncstorage.web.errors import (
+    OVER_QUOTA,
     RETRY_AFTER_CONFLICT,
     RETRY_AFTER_UNAVAILABLE,
     SIZE_LIMIT,
@@ -80,11 +81,14 @@ class StorageAPIRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
+        scope.setdefault("state", {})  # what the request log reports (syncstorage.requestlog)
         try:
             result = await self._respond(scope, receive, started)
         except _Disconnected:
             return
         except HTTPError as exc:
+            if exc.code == OVER_QUOTA:
+                scope["state"]["reason"] = "over quota"
             result = _error_result(exc)
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["raw_path"])
@@ -96,6 +100,8 @@ class StorageAPIRoute(BaseRoute):
         as_method = "GET" if method == "HEAD" else method
         raw_path = scope["raw_path"].decode("latin-1")
         target = resolve(raw_path)
+        state = scope["state"]
+        state["route"], state["uid"] = target.route, target.uid
         handler = ROUTES[target.route].get(as_method)
         if handler is None:
             raise HTTPError(405)
@@ -114,7 +120,7 @@ class StorageAPIRoute(BaseRoute):
             # expired-token grace for polling clients (auth-and-tokens §5.5)
             allow_expired=target.route == "info/collections",
         )
-        return await run_in_threadpool(self._run, handler, call, authenticate, started)
+        return await run_in_threadpool(self._run, handler, call, authenticate, started, state)
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
@@ -137,16 +143,20 @@ class StorageAPIRoute(BaseRoute):
                 return b"".join(chunks)
 
     def _run(
-        self, handler: Handler, call: Call, authenticate: Callable[[], object], started: float
+        self, handler: Handler, call: Call, authenticate: Callable[[], object], started: float,
+        state: dict,
     ) -> Result:
-        """Runs in a worker thread: authentication, then the handler."""
+        """Runs in a worker thread: authentication, then the handler. Why a
+        401/503 is answered goes to state["reason"] for the request log."""
         try:
             authenticate()
         except AuthError as exc:
+            state["reason"] = exc.reason
             log.info("401 on %s %s: %s", call.method, call.target, exc.reason)
             headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
             raise HTTPError(401, headers=headers) from None
         except NonceStoreUnavailable:
+            state["reason"] = "nonce store unavailable"
             log.warning("nonce store unavailable", exc_info=True)
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         try:
@@ -159,8 +169,10 @@ class StorageAPIRoute(BaseRoute):
             time.sleep(_RETRY_SLEEP)
             return handler(self.ctx, call)  # with a fresh session and T
         except ConflictError:
+            state["reason"] = "conflict: collection busy or timestamp would not advance"
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_CONFLICT}) from None
         except UnavailableError:
+            state["reason"] = "database unavailable"
             log.warning("storage unavailable", exc_info=True)
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         except InvalidOffsetError:

@@ -1,0 +1,148 @@
+"""`syncstorage check`: is this installation ready to serve Firefox?
+
+Each check prints one PASS or FAIL line, and a hint under every failure;
+the exit code is 1 when anything failed. The checks only read: they never
+create a database, a schema or a secret file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from syncstorage import master_secret as secret_file
+from syncstorage.cli.common import config_option, settings_from
+from syncstorage.auth.authenticator import normalize_url
+from syncstorage.config import masked_url
+from syncstorage.settings import Settings
+from syncstorage.storage import StorageError
+from syncstorage.storage.sql import SQLStorage, migrate
+
+MIN_SECRET_LENGTH = 16
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+Check = Callable[[Settings], Outcome]
+
+
+def database_reachable(settings: Settings) -> Outcome:
+    url = settings.effective_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        # Connecting would create an empty file; a check never creates anything.
+        return Outcome(False, f"{parsed.database} does not exist", "start `syncstorage serve` once, or run `syncstorage db upgrade`")
+    storage = SQLStorage(url)
+    try:
+        storage.ping()
+    except (StorageError, sa.exc.SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return Outcome(False, f"{masked_url(url)}: {reason}", "check database_url, and that the database server runs and accepts this user")
+    finally:
+        storage.close()
+    return Outcome(True, masked_url(url))
+
+
+def schema_current(settings: Settings) -> Outcome:
+    revision, head = migrate.current_revision(settings.effective_database_url), migrate.head_revision()
+    if revision == head:
+        return Outcome(True, f"revision {head}")
+    return Outcome(False, f"database at {revision or 'no schema'}, this version needs {head}", "run `syncstorage db upgrade`")
+
+
+def master_secret(settings: Settings) -> Outcome:
+    if settings.master_secret:
+        secrets = settings.master_secret
+        where = f"{len(secrets)} configured"
+    else:
+        path = secret_file.secret_path(settings.data_dir)
+        if not path.exists():
+            return Outcome(False, f"none configured and {path} does not exist", "start `syncstorage serve` once to generate it, or set master_secret")
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            return Outcome(False, f"{path} is readable by others (mode {mode:04o})", f"chmod 600 {path}")
+        try:
+            secrets = [path.read_text(encoding="utf-8").strip()]
+        except OSError as exc:
+            return Outcome(False, f"{path}: {exc.strerror}", "the server's user must be able to read it")
+        where = str(path)
+    if not all(secrets):
+        return Outcome(False, f"{where}: empty", "delete the file or set master_secret; `syncstorage secret generate` makes one")
+    if min(len(s) for s in secrets) < MIN_SECRET_LENGTH:
+        return Outcome(False, f"{where}: shorter than {MIN_SECRET_LENGTH} characters", "use `syncstorage secret generate`")
+    return Outcome(True, where)
+
+
+def public_url(settings: Settings) -> Outcome:
+    url = settings.effective_public_url
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        return Outcome(False, f"{url} has a query or fragment", "public_url is scheme://host[:port][/prefix] only")
+    host = parts.hostname or ""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False
+    if unspecified:
+        return Outcome(False, f"{url}: clients cannot connect to {host}", "set public_url to the URL Firefox uses, e.g. http://192.168.1.10:8000")
+    # Tokens name this URL as their node and the storage side accepts only
+    # tokens whose node matches it (auth-and-tokens §5 step 6).
+    if normalize_url(url) is None:
+        return Outcome(False, f"{url} is not a usable http(s) URL", "check the host and port of public_url")
+    return Outcome(True, f"{url} (Firefox: identity.sync.tokenserver.uri = {url}/1.0/sync/1.5)")
+
+
+# (name, check, name of the check it needs to have passed)
+CHECKS: list[tuple[str, Check, str | None]] = [
+    ("database reachable", database_reachable, None),
+    ("schema current", schema_current, "database reachable"),
+    ("master secret", master_secret, None),
+    ("public URL", public_url, None),
+]
+
+
+def run_checks(settings: Settings) -> Iterator[tuple[str, Outcome | None]]:
+    """Each check's outcome; None for one skipped because what it needs failed."""
+    passed: set[str] = set()
+    for name, check, needs in CHECKS:
+        if needs is not None and needs not in passed:
+            yield name, None
+            continue
+        outcome = check(settings)
+        if outcome.ok:
+            passed.add(name)
+        yield name, outcome
+
+
+@click.command()
+@config_option
+def check(config_file) -> None:
+    """Check the database, schema, master secret and public URL, one
+    PASS/FAIL line each with a hint; exit code 1 if any failed."""
+    settings = settings_from(config_file)
+    failed = 0
+    for name, outcome in run_checks(settings):
+        if outcome is None:
+            failed += 1
+            click.echo(f"SKIP {name}: needs the check above to pass")
+        elif outcome.ok:
+            click.echo(f"PASS {name}: {outcome.detail}")
+        else:
+            failed += 1
+            click.echo(f"FAIL {name}: {outcome.detail}")
+            click.echo(f"     hint: {outcome.hint}")
+    if failed:
+        raise SystemExit(1)

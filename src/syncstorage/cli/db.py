@@ -1,0 +1,94 @@
+"""`syncstorage db upgrade|current`, and the schema check `serve` runs first."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+import sqlalchemy as sa
+
+from syncstorage.cli.common import config_option, settings_from
+from syncstorage.config import masked_url
+from syncstorage.storage.sql import migrate
+
+log = logging.getLogger("syncstorage")
+
+
+class DatabaseProblem(click.ClickException):
+    """The database cannot be used: one line, exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"syncstorage: {self.message}", err=True)
+
+
+def database_problem(url: str, exc: sa.exc.SQLAlchemyError) -> DatabaseProblem:
+    # The driver's first line says what is wrong; the rest is SQL and links.
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return DatabaseProblem(f"database {masked_url(url)}: {reason}")
+
+
+def schema_revisions(url: str) -> tuple[str | None, str]:
+    """(the database's schema revision or None, the one this code needs)."""
+    try:
+        return migrate.current_revision(url), migrate.head_revision()
+    except sa.exc.SQLAlchemyError as exc:
+        raise database_problem(url, exc) from None
+
+
+def require_current_schema(url: str) -> None:
+    """For commands that work on the data: refuse an old or missing schema."""
+    revision, head = schema_revisions(url)
+    if revision != head:
+        raise DatabaseProblem(
+            f"database schema is {revision or 'missing'}, this version needs {head}: run `syncstorage db upgrade`"
+        )
+
+
+def upgrade_schema(url: str) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after)."""
+    before, head = schema_revisions(url)
+    if before != head:
+        try:
+            migrate.upgrade(url)
+        except sa.exc.SQLAlchemyError as exc:
+            raise database_problem(url, exc) from None
+    return before, head
+
+
+def ensure_schema(url: str) -> None:
+    """Used by `serve`: a new database gets its tables, an old one is upgraded."""
+    before, head = upgrade_schema(url)
+    if before is None:
+        log.info("created the database schema (revision %s) in %s", head, masked_url(url))
+    elif before != head:
+        log.info("upgraded the database schema from %s to %s", before, head)
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+@config_option
+def upgrade(config_file) -> None:
+    """Create the tables, or upgrade them to this version's schema."""
+    url = settings_from(config_file).effective_database_url
+    before, head = upgrade_schema(url)
+    if before == head:
+        click.echo(f"schema already current (revision {head})")
+    else:
+        click.echo(f"schema upgraded from {before or 'empty database'} to {head}")
+
+
+@db.command()
+@config_option
+def current(config_file) -> None:
+    """Show the schema revision of the database and whether it is current.
+    Exit code 1 when it needs `db upgrade`."""
+    revision, head = schema_revisions(settings_from(config_file).effective_database_url)
+    if revision == head:
+        click.echo(f"{revision} (current)")
+        return
+    click.echo(f"{revision or 'no schema'} (this version needs {head}: run `syncstorage db upgrade`)")
+    raise SystemExit(1)

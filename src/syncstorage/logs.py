@@ -1,0 +1,59 @@
+"""Log output: one JSON object per line, or human-readable lines.
+
+Issue 5 item 6: JSON by default in production (a service's stderr is not a
+terminal), human on a terminal, or as the `log_format` setting says. Every
+logger, uvicorn's included, goes through the root handler set up here, so
+each line has the same shape. Fields given as `extra={"fields": {...}}` are
+added to the JSON object, or appended as key=value in human lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class HumanFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = getattr(record, "fields", {})
+        if fields:
+            text += " " + " ".join(f"{k}={json.dumps(v) if isinstance(v, str) and ' ' in v else v}" for k, v in fields.items())
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
+    """Send every log record to stderr in `log_format` ("json", "human", or
+    "auto": human on a terminal, JSON otherwise)."""
+    if log_format == "auto":
+        log_format = "human" if sys.stderr.isatty() else "json"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if log_format == "json" else HumanFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []  # propagate to the root handler

@@ -1,0 +1,83 @@
+"""Request logs of the real server: one structured line per request, the
+precise reason on every 401, and never a payload, token or secret."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from e2e.client import SyncClient, encrypted_payload, mint_token
+from e2e.server import start_server
+
+pytestmark = pytest.mark.e2e
+
+UID = 987654
+
+
+def request_lines(log: str) -> list[dict]:
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [line for line in lines if line["logger"] == "syncstorage.request"]
+
+
+def test_json_request_log(tmp_path):
+    secret = secrets.token_hex(32)
+    server = start_server(tmp_path / "data", master_secret=secret, log_format="json")
+    token, key = mint_token(secret, UID, server.public_url)
+    good = SyncClient(server.base_url, UID, token, key)
+    wrong_key = SyncClient(server.base_url, UID, token, "A" * 43 + "=")
+    expired = SyncClient(server.base_url, UID, *mint_token(secret, UID, server.public_url, lifetime=-10))
+    other_node = SyncClient(server.base_url, UID, *mint_token(secret, UID, "https://elsewhere.example"))
+    stranger = SyncClient(server.base_url, UID + 1, token, key)  # token of another uid
+    marker = encrypted_payload("payload-must-not-be-logged")
+    try:
+        assert good.get("info/collections").status_code == 200
+        assert good.post("storage/history", json=[{"id": "a", "payload": marker}]).status_code == 200
+        assert wrong_key.get("info/collections").status_code == 401
+        assert expired.get("storage/history").status_code == 401
+        assert other_node.get("info/collections").status_code == 401
+        assert stranger.get("info/collections").status_code == 401
+    finally:
+        for client in (good, wrong_key, expired, other_node, stranger):
+            client.close()
+        server.stop()
+    log = server.log()
+    lines = [line for line in request_lines(log) if line["route"] != "/__lbheartbeat__"]
+    assert [(l["method"], l["route"], l["status"]) for l in lines] == [
+        ("GET", "info/collections", 200),
+        ("POST", "collection", 200),
+        ("GET", "info/collections", 401),
+        ("GET", "collection", 401),
+        ("GET", "info/collections", 401),
+        ("GET", "info/collections", 401),
+    ]
+    assert [l.get("reason") for l in lines] == [
+        None, None, "invalid mac", "expired token", "token node does not match public_url", "uid mismatch",
+    ]
+    for line in lines:
+        assert line["duration_ms"] >= 0
+        assert len(line["uid_hash"]) == 16
+    assert lines[0]["uid_hash"] == lines[1]["uid_hash"] != lines[5]["uid_hash"]
+    # Every line of the server's output is JSON, and none holds a secret.
+    assert all(line.startswith("{") for line in log.splitlines() if line.strip())
+    for forbidden in (secret, token, key, "payload-must-not-be-logged", str(UID)):
+        for line in request_lines(log):
+            assert forbidden not in json.dumps(line)
+        assert forbidden not in log or forbidden == str(UID)
+
+
+def test_human_request_log(tmp_path):
+    secret = secrets.token_hex(32)
+    server = start_server(tmp_path / "data", master_secret=secret, log_format="human")
+    token, _ = mint_token(secret, UID, server.public_url)
+    client = SyncClient(server.base_url, UID, token, "B" * 43 + "=")
+    try:
+        assert client.get("info/quota").status_code == 401
+    finally:
+        client.close()
+        server.stop()
+    lines = [line for line in server.log().splitlines() if "syncstorage.request" in line and "info/quota" in line]
+    assert len(lines) == 1
+    assert " GET info/quota 401 " in lines[0]
+    assert 'reason="invalid mac"' in lines[0]
