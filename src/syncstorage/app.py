@@ -3,7 +3,9 @@
 Layers, outermost first: CORS (answers preflights before anything else,
 storage-api §15.2), removal of the public_url prefix (§1.1), then Starlette's
 router with the storage API (everything below /1.5/, routed on the raw path
-by `web.api`), the ops endpoints and, later, the tokenserver.
+by `web.api`), the ops endpoints and the tokenserver (`GET /1.0/sync/1.5`).
+`storage_enabled` / `tokenserver_enabled` turn either half off for
+multi-node set-ups (auth-and-tokens §13.1).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from syncstorage.auth import HawkAuthenticator, make_nonce_store
 from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
+from syncstorage.tokenserver import Tokenserver
 from syncstorage.web.api import StorageAPIRoute
 from syncstorage.web.context import Context
 from syncstorage.web.cors import CORSMiddleware
@@ -36,15 +39,21 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     authenticator = HawkAuthenticator.from_settings(
         settings, make_nonce_store(settings.nonce_store_url)
     )
-    routes: list[BaseRoute] = [
-        StorageAPIRoute(Context(settings, storage), authenticator),
-        *ops_routes(settings, storage),
-        # The tokenserver (syncstorage.tokenserver) mounts its routes here.
-    ]
+    routes: list[BaseRoute] = [*ops_routes(settings, storage)]
+    if settings.storage_enabled:
+        routes.insert(0, StorageAPIRoute(Context(settings, storage), authenticator))
+    tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None
+    if tokenserver is not None:
+        routes.extend(tokenserver.routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if tokenserver is not None:
+            # This process's own public_url becomes a node only if it serves storage.
+            tokenserver.start(register_own_node=settings.storage_enabled)
         yield
+        if tokenserver is not None:
+            tokenserver.close()
         storage.close()
 
     app = Starlette(

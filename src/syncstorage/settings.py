@@ -7,8 +7,9 @@ Each field can be given in the environment as SYNCSTORAGE_<NAME IN CAPITALS>
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -62,6 +63,42 @@ class Settings(BaseSettings):
     max_total_records: int = Field(default=10000, gt=0)
     quota_enabled: bool = False
     max_quota_limit: int = Field(default=2097152000, gt=0)
+
+    # --- tokenserver (auth-and-tokens §6-§13) ---
+    # Which halves this process serves; turn one off for multi-node set-ups.
+    tokenserver_enabled: bool = True
+    storage_enabled: bool = True
+    # Default: the storage database (the tables do not collide).
+    tokenserver_database_url: str | None = None
+    fxa_oauth_server_url: str = "https://oauth.accounts.firefox.com"
+    # RSA public JWKs (JSON objects); when unset, the keys are fetched from
+    # <fxa_oauth_server_url>/v1/jwks and cached.
+    fxa_oauth_primary_jwk: dict[str, Any] | None = None
+    fxa_oauth_secondary_jwk: dict[str, Any] | None = None
+    fxa_oauth_request_timeout: float = Field(default=10, gt=0)
+    # Forms the users.email key <fxa uid>@<domain>; never contacted (§8).
+    fxa_email_domain: str = "api.accounts.firefox.com"
+    # Default: the newest master secret (§11.3).
+    fxa_metrics_hash_secret: str | None = None
+    token_duration: int = Field(default=3600, gt=0)
+    node_capacity_release_rate: float = Field(default=0.1, gt=0, le=1)
+    init_node_capacity: int = Field(default=100000, gt=0)
+    allow_new_users: bool = True
+    # FxA uids (or their <uid>@<fxa_email_domain> form) allowed to use the
+    # tokenserver; empty = everyone. Comma/space separated or a JSON array.
+    allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Label for client telemetry; default derived from the database URL (§11.1).
+    node_type: str | None = None
+
+    @field_validator("allowed_users", mode="before")
+    @classmethod
+    def _parse_allowed_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item for item in re.split(r"[\s,]+", text) if item]
+        return value
 
     @field_validator("master_secret", mode="before")
     @classmethod
@@ -130,3 +167,7 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'syncstorage.db'}"
+
+    @property
+    def effective_tokenserver_database_url(self) -> str:
+        return self.tokenserver_database_url or self.effective_database_url

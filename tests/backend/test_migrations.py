@@ -39,7 +39,12 @@ def test_migrated_schema_matches_the_query_tables(storage_url, layout):
             names = set(sa.inspect(conn).get_table_names())
     finally:
         engine.dispose()
-    assert [d for d in diff if d[0] != "remove_table" or d[1].name != "alembic_version"] == []
+    # tables that are not storage's (alembic's, the tokenserver's) are not compared here
+    def storage_table(thing) -> bool:
+        table = thing if isinstance(thing, sa.Table) else thing.table
+        return table.name in tables.metadata.tables
+
+    assert [d for d in diff if d[0] not in ("remove_table", "remove_index") or storage_table(d[1])] == []
     assert {t.name for t in tables.bso_tables} <= names
     if layout:
         assert {"bso0", "bso1", "bso2", "batch_upload_items2"} <= names and "bso" not in names

@@ -1,0 +1,142 @@
+"""Operator actions on the tokenserver tables: nodes and users.
+
+Used by the `syncstorage node …` / `syncstorage user …` commands
+(tokenserver/cli.py). Each function is one transaction; operators may also
+edit the tables with their own SQL (auth-and-tokens §8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncstorage.tokenserver.db import ensure_service
+from syncstorage.tokenserver.records import now_ms
+from syncstorage.tokenserver.schema import nodes, users
+
+NODE_FIELDS = ("capacity", "available", "current_load", "downed", "backoff")
+
+
+class NodeNotFound(LookupError):
+    pass
+
+
+def _node_id(conn: sa.Connection, service_id: int, url: str) -> int:
+    node_id = conn.execute(
+        sa.select(nodes.c.id).where(nodes.c.service == service_id, nodes.c.node == url)
+    ).scalar()
+    if node_id is None:
+        raise NodeNotFound(f"no node {url!r}")
+    return node_id
+
+
+def _node_url(url: str) -> str:
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"node URL {url!r} must start with http:// or https://")
+    if len(url) > 64:
+        raise ValueError(f"node URL {url!r} is longer than the 64 characters nodes.node holds")
+    return url
+
+
+def add_node(
+    engine: sa.Engine,
+    url: str,
+    capacity: int,
+    *,
+    available: int | None = None,
+    current_load: int = 0,
+    downed: bool = False,
+    backoff: bool = False,
+) -> int:
+    """Insert a node; `available` defaults to its free capacity. Returns its id."""
+    url = _node_url(url)
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.insert(nodes).values(
+                service=service_id,
+                node=url,
+                available=capacity - current_load if available is None else available,
+                current_load=current_load,
+                capacity=capacity,
+                downed=int(downed),
+                backoff=int(backoff),
+            )
+        )
+        return result.inserted_primary_key[0]
+
+
+def update_node(engine: sa.Engine, url: str, **fields: Any) -> None:
+    """Set any of NODE_FIELDS on the node (None values are left alone)."""
+    unknown = set(fields) - set(NODE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown node fields: {sorted(unknown)}")
+    values = {name: int(value) for name, value in fields.items() if value is not None}
+    url = _node_url(url)
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        node_id = _node_id(conn, service_id, url)
+        if values:
+            conn.execute(sa.update(nodes).where(nodes.c.id == node_id).values(**values))
+
+
+def _unassign_users(conn: sa.Connection, node_id: int) -> int:
+    # A replaced current record makes the next token request allocate a copy
+    # on another node (auth-and-tokens §9.2 step 4); the client re-uploads.
+    return conn.execute(
+        sa.update(users)
+        .where(users.c.nodeid == node_id, users.c.replaced_at.is_(None))
+        .values(replaced_at=now_ms())
+    ).rowcount
+
+
+def drain_node(engine: sa.Engine, url: str) -> int:
+    """No new users for the node, and its users move to other nodes at their
+    next sync. Returns the number of users moved."""
+    url = _node_url(url)
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        node_id = _node_id(conn, service_id, url)
+        conn.execute(sa.update(nodes).where(nodes.c.id == node_id).values(available=0, backoff=1))
+        return _unassign_users(conn, node_id)
+
+
+def remove_node(engine: sa.Engine, url: str) -> int:
+    """Delete the node; its users move to other nodes at their next sync.
+    Returns the number of users moved."""
+    url = _node_url(url)
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        node_id = _node_id(conn, service_id, url)
+        moved = _unassign_users(conn, node_id)
+        conn.execute(sa.delete(nodes).where(nodes.c.id == node_id))
+        return moved
+
+
+def list_nodes(engine: sa.Engine) -> list[sa.Row]:
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.select(nodes).where(nodes.c.service == service_id).order_by(nodes.c.id)
+        ).all()
+
+
+def list_users(
+    engine: sa.Engine, email: str | None = None, include_replaced: bool = False
+) -> list[sa.Row]:
+    """User rows with their node URL, newest first."""
+    service_id = ensure_service(engine).id
+    query = (
+        sa.select(users, nodes.c.node)
+        .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
+        .where(users.c.service == service_id)
+        .order_by(users.c.created_at.desc(), users.c.uid.desc())
+    )
+    if email is not None:
+        query = query.where(users.c.email == email)
+    if not include_replaced:
+        query = query.where(users.c.replaced_at.is_(None))
+    with engine.begin() as conn:
+        return conn.execute(query).all()

@@ -1,0 +1,238 @@
+"""`GET /1.0/sync/1.5`: trade an FxA OAuth token for storage credentials.
+
+auth-and-tokens §6-§13. One `Tokenserver` per process; its `routes` are
+mounted under the public_url prefix by the combined app or by
+`tokenserver_app` when it runs alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets as random_secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from syncstorage.auth.tokens import derived_secret, make_token
+from syncstorage.settings import Settings
+from syncstorage.tokenserver import errors
+from syncstorage.tokenserver.db import Service, ensure_node, ensure_service, make_engine
+from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
+from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
+from syncstorage.tokenserver.records import get_user
+from syncstorage.tokenserver.requests import (
+    bearer_value,
+    check_client_state_header,
+    key_claims,
+    token_duration,
+)
+from syncstorage.tokenserver.schema import SYNC_SERVICE
+
+log = logging.getLogger(__name__)
+
+
+def default_node_type(database_url: str) -> str:
+    """§11.1: derived from the storage database URL as Mozilla's tooling does."""
+    scheme = database_url.split(":", 1)[0]
+    if scheme == "postgresql":
+        return "postgres"
+    if scheme.startswith("mysql"):
+        return "mysql"
+    return scheme
+
+
+def allowed_accounts(entries: list[str], email_domain: str) -> frozenset[str]:
+    """The allow-list, lower-cased. Entries are FxA uids or `<uid>@<fxa_email_domain>`.
+
+    Firefox Accounts never tells the tokenserver a user's real e-mail
+    address, so such an entry could never match; refuse it at start-up
+    rather than lock its owner out silently.
+    """
+    accounts = set()
+    for entry in entries:
+        entry = entry.strip().lower()
+        if "@" in entry and not entry.endswith("@" + email_domain.lower()):
+            raise ValueError(
+                f"allowed_users entry {entry!r} is an e-mail address; Firefox Accounts does "
+                "not give the tokenserver e-mail addresses, so list the account's FxA uid "
+                "(shown in the server log when the account is refused)"
+            )
+        accounts.add(entry)
+    return frozenset(accounts)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """The parts of the HTTP request the tokenserver reads."""
+
+    application: str
+    version: str
+    authorization: str | None
+    key_id: str | None
+    client_state: str | None
+    duration: str | None
+
+
+class Tokenserver:
+    def __init__(self, settings: Settings, master_secrets: list[str] | None = None) -> None:
+        self.settings = settings
+        self.master_secrets = list(master_secrets or settings.master_secret)
+        if not self.master_secrets:
+            raise ValueError("the tokenserver needs at least one master secret")
+        self.hash_secret = settings.fxa_metrics_hash_secret or self.master_secrets[-1]
+        self.node_type = settings.node_type or default_node_type(settings.effective_database_url)
+        self.allowed = allowed_accounts(settings.allowed_users, settings.fxa_email_domain)
+        self.engine = make_engine(settings.effective_tokenserver_database_url)
+        jwks = [
+            jwk
+            for jwk in (settings.fxa_oauth_primary_jwk, settings.fxa_oauth_secondary_jwk)
+            if jwk
+        ]
+        self.verifier = OAuthVerifier(
+            settings.fxa_oauth_server_url, settings.fxa_oauth_request_timeout, jwks
+        )
+        self._service: Service | None = None
+
+    # --- life cycle ---
+
+    def start(self, register_own_node: bool) -> None:
+        """At server start-up: the service row, and (when this process also
+        serves storage) public_url as a node, so one machine needs no SQL (§13.1)."""
+        try:
+            service = self.service()
+            if register_own_node:
+                url = self.settings.effective_public_url
+                if ensure_node(self.engine, service.id, url, self.settings.init_node_capacity):
+                    log.info("registered %s as a storage node", url)
+        except sa.exc.SQLAlchemyError:
+            # The server still starts (its heartbeat reports the database);
+            # token requests answer 503 until the database is back.
+            log.exception("tokenserver: cannot prepare the service and node rows at start-up")
+
+    def close(self) -> None:
+        self.verifier.close()
+        self.engine.dispose()
+
+    def service(self) -> Service:
+        # The service row is the one thing that may be cached (§8).
+        if self._service is None:
+            self._service = ensure_service(self.engine)
+        return self._service
+
+    @property
+    def routes(self) -> list[Route]:
+        path = "/1.0/{application}/{version}"
+        # /token/... keeps older self-hosting instructions working (§6.1).
+        return [
+            Route(path, self.endpoint, methods=["GET"]),
+            Route("/token" + path, self.endpoint, methods=["GET"]),
+        ]
+
+    # --- the endpoint ---
+
+    async def endpoint(self, request: Request) -> JSONResponse:
+        headers = request.headers
+        token_request = TokenRequest(
+            application=request.path_params["application"],
+            version=request.path_params["version"],
+            authorization=headers.get("authorization"),
+            key_id=headers.get("x-keyid"),
+            client_state=headers.get("x-client-state"),
+            duration=request.query_params.get("duration"),
+        )
+        # For the request log (syncstorage.requestlog): route, uid, and why
+        # a request was refused.
+        request.state.route = "tokenserver"
+        try:
+            body = await run_in_threadpool(self.issue, token_request)
+            status = 200
+            request.state.uid = body["uid"]
+        except errors.TokenserverError as exc:
+            body, status = exc.body(), exc.http_status
+            cause = exc.__cause__
+            request.state.reason = f"{exc.status} ({cause})" if isinstance(cause, InvalidToken) else exc.status
+        return JSONResponse(
+            body,
+            status_code=status,
+            headers={
+                "X-Timestamp": str(int(time.time())),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    def issue(self, req: TokenRequest) -> dict[str, Any]:
+        """Blocking (network and database): runs in a worker thread."""
+        # §6.3 processing order.
+        if req.application != "sync":
+            raise errors.unsupported_application()
+        if req.version != "1.5":
+            raise errors.unsupported_version(req.version)
+        check_client_state_header(req.client_state)
+        bearer = bearer_value(req.authorization)
+        try:
+            verified = self.verifier.verify(bearer)
+        except InvalidToken as exc:
+            log.info("OAuth token refused: %s", exc)
+            raise errors.invalid_credentials() from exc
+        except AccountsUnavailable as exc:
+            raise errors.accounts_unavailable() from exc
+        email = f"{verified.fxa_uid}@{self.settings.fxa_email_domain}"
+        if self.allowed and not ({verified.fxa_uid.lower(), email.lower()} & self.allowed):
+            log.warning("FxA uid %s is not in allowed_users; refused", verified.fxa_uid)
+            raise errors.user_not_allowed()
+        claims = key_claims(req.key_id, req.client_state, verified.generation)
+
+        try:
+            service = self.service()
+            with self.engine.begin() as conn:
+                user = get_user(
+                    conn,
+                    service.id,
+                    email,
+                    claims,
+                    allow_new_users=self.settings.allow_new_users,
+                    release_rate=self.settings.node_capacity_release_rate,
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            log.exception("tokenserver database failure")
+            raise errors.server_error(503) from exc
+
+        duration = token_duration(req.duration, self.settings.token_duration)
+        hashed_fxa_uid, hashed_device_id = hashed_ids(self.hash_secret, verified.fxa_uid)
+        kid_time = user.keys_changed_at if user.keys_changed_at is not None else user.generation
+        payload = {
+            "uid": user.uid,
+            "node": user.node,
+            "expires": int(time.time()) + duration,
+            "salt": random_secrets.token_hex(3),
+            "fxa_uid": verified.fxa_uid,
+            "fxa_kid": fxa_kid(kid_time, user.client_state),
+            "hashed_fxa_uid": hashed_fxa_uid,
+            "hashed_device_id": hashed_device_id,
+        }
+        # Minted with the newest secret (§2.1); the payload has its own
+        # salt and expires, so tokenlib adds neither.
+        secret = self.master_secrets[-1]
+        token = make_token(payload, secret)
+        key = derived_secret(token, secret, payload["salt"])
+        api_endpoint = (
+            service.pattern.replace("{node}", user.node)
+            .replace("{uid}", str(user.uid))
+            .replace("{service}", SYNC_SERVICE)
+        )
+        return {
+            "id": token,
+            "key": key,
+            "uid": user.uid,
+            "api_endpoint": api_endpoint,
+            "duration": duration,
+            "hashed_fxa_uid": hashed_fxa_uid,
+            "hashalg": "sha256",
+            "node_type": self.node_type,
+        }

@@ -1,0 +1,68 @@
+"""The tokenserver tables: the migration creates exactly schema.py, in
+Mozilla's column order, on every database (auth-and-tokens §8)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from syncstorage.storage.sql import migrate
+from syncstorage.tokenserver.db import ensure_node, ensure_service, make_engine
+from syncstorage.tokenserver.schema import metadata
+
+COLUMNS = {
+    "services": ["id", "service", "pattern"],
+    "nodes": ["id", "service", "node", "available", "current_load", "capacity", "downed", "backoff"],
+    "users": ["uid", "service", "email", "generation", "client_state", "created_at",
+              "replaced_at", "nodeid", "keys_changed_at"],
+}
+
+
+def test_migration_matches_schema_and_column_order(database_url):
+    migrate.upgrade(database_url)
+    engine = migrate.migration_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = [d for d in compare_metadata(context, metadata)
+                    if not (d[0] in ("remove_table", "remove_index") and _table(d[1]) not in COLUMNS)]
+            inspector = sa.inspect(conn)
+            columns = {t: [c["name"] for c in inspector.get_columns(t)] for t in COLUMNS}
+            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("users")}
+    finally:
+        engine.dispose()
+    assert diff == []
+    assert columns == COLUMNS
+    assert indexes == {
+        "lookup_idx": ["email", "service", "created_at"],
+        "replaced_at_idx": ["service", "replaced_at"],
+        "node_idx": ["nodeid"],
+    }
+
+
+def test_explicit_and_automatic_ids(database_url):
+    """Operators insert nodes with explicit ids; automatic ids keep working (§8)."""
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    service = ensure_service(engine)
+    assert ensure_service(engine) == service  # inserted once
+    assert service.pattern == "{node}/1.5/{uid}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO nodes (id, service, node, available, current_load, capacity, downed, backoff) "
+            "VALUES (1000, :s, 'https://explicit.example.org', 1, 0, 1, 0, 0)"), {"s": service.id})
+    assert ensure_node(engine, service.id, "https://auto.example.org", 10)
+    assert not ensure_node(engine, service.id, "https://auto.example.org", 10)
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM nodes ORDER BY node")).all()
+    assert [tuple(r)[2:] for r in rows] == [
+        ("https://auto.example.org", 10, 0, 10, 0, 0),
+        ("https://explicit.example.org", 1, 0, 1, 0, 0),
+    ]
+    assert rows[1][0] == 1000
+    engine.dispose()
+
+
+def _table(thing) -> str:
+    return (thing if isinstance(thing, sa.Table) else thing.table).name
