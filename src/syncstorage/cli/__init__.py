@@ -15,6 +15,8 @@ from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.purge import purge
+from syncstorage.cli.stats import stats
+from syncstorage.cli.user import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check):
+for command in (serve, config, secret, db, purge, check, user, stats):
     cli.add_command(command)
 
 
