@@ -14,6 +14,7 @@ from syncstorage.cli.serve import serve
 from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
+from syncstorage.cli.import_syncserver import import_syncserver_command
 from syncstorage.cli.purge import purge
 from syncstorage.cli.stats import stats
 from syncstorage.cli.user import user
@@ -31,7 +32,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check, user, stats):
+for command in (serve, config, secret, db, purge, check, user, stats, import_syncserver_command):
     cli.add_command(command)
 
 
