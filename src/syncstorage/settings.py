@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # is a terminal, JSON otherwise (a service manager, a container).
     log_format: Literal["auto", "json", "human"] = "auto"
 
+    # --- housekeeping ---
+    # Seconds between purges of expired items and stale batches inside
+    # `serve` (syncstorage.background_purge); 0 = off (run `syncstorage purge`).
+    purge_interval: int = Field(default=0, ge=0)
+
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)
     max_post_bytes: int = Field(default=2621440, gt=0)
