@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # this exact origin is allowed.
     cors_allowed_origin: str = "*"
 
+    # --- housekeeping ---
+    # Seconds between purges of expired items and stale batches run inside
+    # `serve` (0: off; run `syncstorage purge` from cron/systemd instead).
+    purge_interval: int = Field(default=0, ge=0)
+
     # --- logs ---
     # "json" (one object per line), "human", or "auto": human when stderr
     # is a terminal, JSON otherwise (a service manager, a container).

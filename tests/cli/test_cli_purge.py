@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from e2e.server import run_cli, server_environment
+from e2e.server import run_cli, server_environment, start_server
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.schema import BATCH_LIFETIME_MS, MAX_TTL
 from syncstorage.timestamps import now_ms
@@ -160,3 +160,24 @@ def test_progress_bar_on_a_terminal(sqlite_url, tmp_path):
     assert "purging" in text
     assert remaining(storage)["expired"] == 0
     storage.close()
+
+
+def test_background_purge_inside_serve(database_url, tmp_path):
+    server = start_server(tmp_path / "data", database_url=database_url, master_secret="s" * 32, purge_interval="1")
+    storage = SQLStorage(database_url)
+    try:
+        seed(storage)  # the server created the schema at start
+        bso = storage.tables.bso_tables[0]
+        two_days_ago = now_ms() // 1000 - 2 * 86400  # beyond the default grace of a day
+        with storage.engine.begin() as conn:
+            conn.execute(sa.update(bso).where(bso.c.id.like("expired%")).values(ttl=two_days_ago))
+        deadline = time.monotonic() + 30
+        while remaining(storage)["expired"] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert remaining(storage)["expired"] == 0
+        assert remaining(storage)["live"] == 10
+        assert "purging expired data every 1 s" in server.log()
+    finally:
+        storage.close()
+        server.stop()
+    assert "purge done" in server.log()
