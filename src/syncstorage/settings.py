@@ -110,6 +110,30 @@ class Settings(BaseSettings):
             return [item for item in re.split(r"[\s,]+", text) if item]
         return value
 
+    @field_validator("fxa_oauth_primary_jwk", "fxa_oauth_secondary_jwk")
+    @classmethod
+    def _usable_jwk(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from syncstorage.tokenserver.oauth import parse_jwk
+
+        if value is not None and parse_jwk(value) is None:
+            raise ValueError("not a usable RSA public key (JWK with kty RSA, n and e)")
+        return value
+
+    @model_validator(mode="after")
+    def _allowed_users_are_uids(self) -> Settings:
+        # Firefox Accounts never tells the tokenserver a user's e-mail
+        # address, so such an entry could never match: refuse it rather
+        # than lock its owner out silently.
+        domain = "@" + self.fxa_email_domain.lower()
+        for entry in self.allowed_users:
+            if "@" in entry and not entry.lower().endswith(domain):
+                raise ValueError(
+                    f"allowed_users entry {entry!r} is an e-mail address; Firefox Accounts does "
+                    "not give the server e-mail addresses: list the account's FxA uid instead "
+                    "(the server log names the uid of every refused account)"
+                )
+        return self
+
     @field_validator("master_secret", mode="before")
     @classmethod
     def _parse_secrets(cls, value: object) -> object:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from backend.support import read, write
 
+from backend.support import read, write
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 
 
@@ -146,3 +146,17 @@ def test_empty_commit_still_touches_collection(storage):
     batch = create(storage)
     now = commit(storage, batch)
     assert read(storage, 1, None, lambda s: s.collection_timestamps()) == {"bookmarks": now}
+
+
+def test_delete_storage_removes_batches_in_every_shard(storage):
+    def two(session):
+        return session.create_batch(), session.create_batch()
+
+    batches = write(storage, 1, "bookmarks", two)  # ids n and n+1: two shards when sharded
+    for batch in batches:
+        append(storage, batch, [BSOUpdate("staged", payload="x")])
+    write(storage, 1, None, lambda s: s.delete_storage())
+    assert not any(exists(storage, batch) for batch in batches)
+    with storage.engine.connect() as conn:
+        for table in storage.tables.item_tables:
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import sqlalchemy as sa
-from backend.support import read, write
 
+from backend.support import read, write
 from syncstorage.storage import BSOUpdate
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.collections import MAX_COLLECTIONS_CACHE_SIZE
 from syncstorage.storage.sql.schema import STANDARD_COLLECTIONS
+
+
+@pytest.fixture
+def layout_name() -> str:
+    return "unsharded"  # collections are never sharded
 
 
 def stored_ids(storage) -> dict[str, int]:

@@ -16,6 +16,11 @@ THREADS = 6
 INCREMENTS = 5
 
 
+@pytest.fixture
+def layout_name() -> str:
+    return "unsharded"  # locking happens on user_collections, which is never sharded
+
+
 def test_concurrent_writers_lose_no_update(storage):
     """Read-modify-write of one record from many threads: every increment
     survives, and commit order equals timestamp order."""

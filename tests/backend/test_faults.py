@@ -11,6 +11,11 @@ from syncstorage.storage import BSOUpdate, UnavailableError
 from syncstorage.storage.sql import SQLStorage
 
 
+@pytest.fixture
+def layout_name() -> str:
+    return "unsharded"  # connection handling does not depend on the table layout
+
+
 def unreachable_url(database_url: str, tmp_path) -> str:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -78,3 +83,16 @@ def test_all_pooled_connections_killed(storage, backend_name):
         killer.dispose()
     write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a", payload="ok")]))
     assert read(storage, 1, "bookmarks", lambda s: s.get_item("a")).payload == "ok"
+
+
+def test_exhausted_pool_is_unavailable_not_a_hang(storage_url):
+    storage = SQLStorage(storage_url, pool_size=1, pool_timeout=0.2)  # 1 + 1 overflow
+    try:
+        with storage.session(1) as first, storage.session(2) as second:
+            first.storage_timestamp(), second.storage_timestamp()
+            with pytest.raises(UnavailableError):
+                with storage.session(3) as third:
+                    third.storage_timestamp()
+        storage.ping()  # connections came back
+    finally:
+        storage.close()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from backend.support import read, write
 
+from backend.support import read, write
 from syncstorage.storage import BSOUpdate, InvalidOffsetError, ItemQuery, Sort
 
 

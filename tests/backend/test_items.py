@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
-from backend.support import read, write
 
-from syncstorage.storage import BSO, BSOUpdate, ItemQuery
+from backend.support import read, write
+from syncstorage.storage import BSO, BSOUpdate, ConflictError, ItemQuery
 
 
 def put(storage, items, userid=1, collection="bookmarks") -> int:
@@ -209,13 +210,9 @@ def test_conflict_rule(storage):
     uc = storage.tables.user_collections
     with storage.engine.begin() as conn:
         conn.execute(sa.update(uc).values(last_modified=now + 60_000))
-    try:
+    with pytest.raises(ConflictError):
         with storage.session(1, "bookmarks", write=True) as s:
             s.set_items([BSOUpdate("b")])
-    except Exception as exc:
-        assert type(exc).__name__ == "ConflictError"
-    else:
-        raise AssertionError("expected ConflictError")
     assert get(storage, "b") is None
     # reads are not affected
     assert get(storage, "a") is not None
@@ -236,3 +233,13 @@ def test_info_reads_on_empty_user(storage):
     assert read(storage, 9, None, lambda s: s.total_size()) == 0
     assert read(storage, 9, "bookmarks", lambda s: s.collection_timestamp()) is None
     assert read(storage, 9, "bookmarks", lambda s: s.get_item("x")) is None
+
+
+def test_delete_storage_conflicts_with_a_newer_tombstone(storage):
+    now = write(storage, 1, "tabs", lambda s: s.set_items([]))
+    uc = storage.tables.user_collections
+    with storage.engine.begin() as conn:
+        conn.execute(sa.insert(uc).values(userid=1, collection=0, last_modified=now + 60_000))
+    with pytest.raises(ConflictError):
+        with storage.session(1, None, write=True) as s:
+            s.delete_storage()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from support.mock_fxa import SYNC_SCOPE, _rsa_key, public_jwk, unused_port
+from syncstorage.settings import Settings
 from syncstorage.tokenserver.oauth import (
     AccountsUnavailable,
     InvalidToken,
@@ -137,6 +138,9 @@ def test_secondary_configured_jwk(fxa):
 def test_unusable_configured_jwk_is_a_startup_error(fxa):
     with pytest.raises(ValueError, match="not a usable RSA public key"):
         OAuthVerifier(fxa.url, timeout=5, configured_jwks=[{"fake": "RSA key"}])
+    with pytest.raises(ValueError, match="not a usable RSA public key"):
+        Settings(fxa_oauth_primary_jwk={"kty": "RSA", "n": "x"})
+    assert Settings(fxa_oauth_secondary_jwk=fxa.jwks()[0]).fxa_oauth_secondary_jwk == fxa.jwks()[0]
 
 
 @pytest.mark.parametrize("published", [[{"fake": "RSA key"}], [], "nonsense", [{"kty": "EC"}]])

@@ -255,3 +255,15 @@ def test_users_and_nodes_reread_every_request(ts, fxa):
     assert response.status_code == 200, response.text
     assert response.json()["api_endpoint"].startswith("https://other.example.org/1.5/")
     assert ts.users()[0].nodeid == 500
+
+
+def test_concurrent_first_requests_end_with_one_current_record(ts, fxa):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = fxa.access_token(FXA_UID, generation=3)
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: ts.get(token, key_id="3-qqo"), range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    final = ts.get(token, key_id="3-qqo").json()["uid"]  # repairs any creation race (§9.2 step 3)
+    assert [u.uid for u in ts.users() if u.replaced_at is None] == [final]
+    assert ts.get(token, key_id="3-qqo").json()["uid"] == final

@@ -66,3 +66,23 @@ def test_explicit_and_automatic_ids(database_url):
 
 def _table(thing) -> str:
     return (thing if isinstance(thing, sa.Table) else thing.table).name
+
+
+def test_existing_tokenserver_database_is_adopted(database_url, make_tokenserver, fxa):
+    """Tables made by Mozilla's tokenserver are kept, rows and all."""
+    engine = make_engine(database_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO services (id, service, pattern) VALUES (7, 'sync-1.5', '{node}/1.5/{uid}')"))
+        conn.execute(sa.text(
+            "INSERT INTO nodes (id, service, node, available, current_load, capacity, downed, backoff) "
+            "VALUES (3, 7, 'https://old.example.org', 10, 1, 11, 0, 0)"))
+        conn.execute(sa.text(
+            "INSERT INTO users (uid, service, email, generation, client_state, created_at, replaced_at, nodeid,"
+            " keys_changed_at) VALUES (4242, 7, 'abc@api.accounts.firefox.com', 5, 'aaaa', 1600000000000, NULL, 3, 5)"))
+    engine.dispose()
+    ts = make_tokenserver(node_capacities={})  # runs the migrations
+    response = ts.get(fxa.access_token("abc", generation=5), key_id="5-qqo")
+    assert response.status_code == 200, response.text
+    assert response.json()["uid"] == 4242
+    assert response.json()["api_endpoint"] == "https://old.example.org/1.5/4242"

@@ -3,12 +3,16 @@ real database, talking to the mock accounts server."""
 
 from __future__ import annotations
 
+import httpx
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from syncstorage.auth.hawk import hawk_header
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
-from syncstorage.tokenserver import admin, tokenserver_app
+from syncstorage.app import create_app
+from syncstorage.tokenserver import admin
+from syncstorage.tokenserver.db import make_engine
 from syncstorage.tokenserver.schema import nodes, users
 
 SECRET = "correct horse battery staple"
@@ -32,16 +36,17 @@ def make_settings(database_url: str, fxa_url: str, **overrides) -> Settings:
 
 
 class TokenserverUnderTest:
-    """The tokenserver app in-process, talking to a real database and the mock FxA."""
+    """A tokenserver-only server (create_app with storage_enabled off) in-process,
+    on a real database, talking to the mock FxA."""
 
     def __init__(self, settings: Settings, node_capacities: dict[str, int]) -> None:
         create_tables(settings.effective_tokenserver_database_url)
-        self.settings = settings
-        self.app = tokenserver_app(settings)
+        self.settings = settings.model_copy(update={"storage_enabled": False})
+        self.app = create_app(self.settings)
         origin = "/".join(settings.effective_public_url.split("/")[:3])  # no path prefix
         self.client = TestClient(self.app, base_url=origin)
         self.client.__enter__()
-        self.engine: sa.Engine = self.app.state.tokenserver.engine
+        self.engine: sa.Engine = make_engine(settings.effective_tokenserver_database_url)
         for url, capacity in node_capacities.items():
             admin.add_node(self.engine, url, capacity)
 
@@ -62,5 +67,19 @@ class TokenserverUnderTest:
 
     def close(self) -> None:
         self.client.__exit__(None, None, None)
+        self.engine.dispose()
 
 
+
+
+class Hawk(httpx.Auth):
+    """Signs requests with the tokenserver's id/key, over the raw path, as Firefox does."""
+
+    def __init__(self, credentials: dict) -> None:
+        self.id, self.key = credentials["id"], credentials["key"]
+
+    def auth_flow(self, request: httpx.Request):
+        url = request.url
+        signed = f"{url.scheme}://{url.netloc.decode('ascii')}{url.raw_path.decode('ascii')}"
+        request.headers["Authorization"] = hawk_header(request.method, signed, self.id, self.key)
+        yield request

@@ -73,12 +73,17 @@ def db() -> None:
 @config_option
 def upgrade(config_file) -> None:
     """Create the tables, or upgrade them to this version's schema."""
-    url = settings_from(config_file).effective_database_url
-    before, head = upgrade_schema(url)
-    if before == head:
-        click.echo(f"schema already current (revision {head})")
-    else:
-        click.echo(f"schema upgraded from {before or 'empty database'} to {head}")
+    settings = settings_from(config_file)
+    urls = [settings.effective_database_url]
+    if settings.effective_tokenserver_database_url not in urls:
+        urls.append(settings.effective_tokenserver_database_url)  # the tokenserver's own database
+    for url in urls:
+        before, head = upgrade_schema(url)
+        where = "" if url == urls[0] else f" in {masked_url(url)}"
+        if before == head:
+            click.echo(f"schema already current (revision {head}){where}")
+        else:
+            click.echo(f"schema upgraded from {before or 'empty database'} to {head}{where}")
 
 
 @db.command()

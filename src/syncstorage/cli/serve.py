@@ -115,6 +115,8 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
             raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
     settings = with_master_secret(settings)
     ensure_schema(settings.effective_database_url)
+    if settings.tokenserver_enabled and settings.effective_tokenserver_database_url != settings.effective_database_url:
+        ensure_schema(settings.effective_tokenserver_database_url)
 
     public = settings.effective_public_url
     if settings.public_url is None and settings.host in ("0.0.0.0", "::"):

@@ -1,4 +1,5 @@
-"""`syncstorage user show|delete USER`: one user's stored data.
+"""`syncstorage user show|delete USER`: one user's stored data (the `user`
+group and its `list` command come from the tokenserver, tokenserver/cli.py).
 
 USER is a storage uid (digits), a tokenserver email `<fxa uid>@<domain>`, or
 an FxA uid (32 hex digits), which becomes `<fxa uid>@<fxa_email_domain>`
@@ -70,12 +71,7 @@ def open_storage(settings: Settings) -> SQLStorage:
     return SQLStorage(url)
 
 
-@click.group()
-def user() -> None:
-    """One user's records and stored data (by uid, email or FxA uid)."""
-
-
-@user.command()
+@click.command()
 @config_option
 @USER_ARGUMENT
 def show(config_file, user: str) -> None:
@@ -106,7 +102,7 @@ def show(config_file, user: str) -> None:
         storage.close()
 
 
-@user.command()
+@click.command()
 @config_option
 @USER_ARGUMENT
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -133,3 +129,6 @@ def delete(config_file, user: str, yes: bool) -> None:
             click.echo(f"deleted the stored data of uid {uid}")
     finally:
         storage.close()
+
+
+USER_COMMANDS = (show, delete)

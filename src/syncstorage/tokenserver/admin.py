@@ -54,6 +54,11 @@ def add_node(
     url = _node_url(url)
     service_id = ensure_service(engine).id
     with engine.begin() as conn:
+        exists = conn.execute(
+            sa.select(nodes.c.id).where(nodes.c.service == service_id, nodes.c.node == url)
+        ).first()
+        if exists is not None:
+            raise ValueError(f"node {url} already exists (id {exists.id})")
         result = conn.execute(
             sa.insert(nodes).values(
                 service=service_id,

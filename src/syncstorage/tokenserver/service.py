@@ -1,8 +1,7 @@
 """`GET /1.0/sync/1.5`: trade an FxA OAuth token for storage credentials.
 
 auth-and-tokens §6-§13. One `Tokenserver` per process; its `routes` are
-mounted under the public_url prefix by the combined app or by
-`tokenserver_app` when it runs alone.
+mounted under the public_url prefix by `syncstorage.app.create_app`.
 """
 
 from __future__ import annotations
@@ -47,26 +46,6 @@ def default_node_type(database_url: str) -> str:
     return scheme
 
 
-def allowed_accounts(entries: list[str], email_domain: str) -> frozenset[str]:
-    """The allow-list, lower-cased. Entries are FxA uids or `<uid>@<fxa_email_domain>`.
-
-    Firefox Accounts never tells the tokenserver a user's real e-mail
-    address, so such an entry could never match; refuse it at start-up
-    rather than lock its owner out silently.
-    """
-    accounts = set()
-    for entry in entries:
-        entry = entry.strip().lower()
-        if "@" in entry and not entry.endswith("@" + email_domain.lower()):
-            raise ValueError(
-                f"allowed_users entry {entry!r} is an e-mail address; Firefox Accounts does "
-                "not give the tokenserver e-mail addresses, so list the account's FxA uid "
-                "(shown in the server log when the account is refused)"
-            )
-        accounts.add(entry)
-    return frozenset(accounts)
-
-
 @dataclass(frozen=True, slots=True)
 class TokenRequest:
     """The parts of the HTTP request the tokenserver reads."""
@@ -87,7 +66,8 @@ class Tokenserver:
             raise ValueError("the tokenserver needs at least one master secret")
         self.hash_secret = settings.fxa_metrics_hash_secret or self.master_secrets[-1]
         self.node_type = settings.node_type or default_node_type(settings.effective_database_url)
-        self.allowed = allowed_accounts(settings.allowed_users, settings.fxa_email_domain)
+        # Entries are FxA uids or <uid>@<fxa_email_domain> (checked by Settings).
+        self.allowed = frozenset(entry.lower() for entry in settings.allowed_users)
         self.engine = make_engine(settings.effective_tokenserver_database_url)
         jwks = [
             jwk

@@ -8,8 +8,11 @@ History: this file keeps creating exactly this schema even if
 `syncstorage.tokenserver.schema` changes later (that comes with a new
 revision), so the tables are spelled out here. Column order matters:
 operators' tools unpack `SELECT *` rows by position. No foreign keys.
-The `sync-1.5` service row is inserted at server start-up, not here, so
-operators may also create these tables with their own SQL.
+The `sync-1.5` service row is inserted at server start-up, not here.
+
+A table that already exists is left as it is: an existing Mozilla
+tokenserver database (same tables) can be adopted by pointing
+`tokenserver_database_url` at it and running `syncstorage db upgrade`.
 """
 
 import sqlalchemy as sa
@@ -28,6 +31,16 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if "services" not in existing:
+        _create_services()
+    if "nodes" not in existing:
+        _create_nodes()
+    if "users" not in existing:
+        _create_users()
+
+
+def _create_services() -> None:
     op.create_table(
         "services",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -36,6 +49,9 @@ def upgrade() -> None:
         **MYSQL,
         **SQLITE,
     )
+
+
+def _create_nodes() -> None:
     op.create_table(
         "nodes",
         sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
@@ -50,6 +66,9 @@ def upgrade() -> None:
         **MYSQL,
         **SQLITE,
     )
+
+
+def _create_users() -> None:
     op.create_table(
         "users",
         sa.Column("uid", BIG_ID, primary_key=True, autoincrement=True),

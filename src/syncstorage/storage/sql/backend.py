@@ -42,7 +42,6 @@ BSO_KEY = ["userid", "collection", "id"]
 ITEM_KEY = ["batch", "userid", "id"]
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
-ROWS_PER_STATEMENT = 100  # one POST (max_post_records) is one statement
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
 
 
@@ -387,22 +386,27 @@ class SQLSession:
         return self.now
 
     def _upsert_by_shape(self, table, keys, items, make_row, changed) -> None:
-        """Upsert `items` with one multi-row statement per set of supplied
-        fields (issue 3): the update of an existing row changes only the
-        columns `changed(payload?, sortindex?, ttl?)` names, so unsent
-        fields keep their stored values."""
+        """Upsert `items`, one statement per set of supplied fields (issue 3):
+        the update of an existing row changes only the columns
+        `changed(payload?, sortindex?, ttl?)` names, so unsent fields keep
+        their stored values.
+
+        The rows go as one executemany of a fixed statement, which SQLAlchemy
+        compiles once: PyMySQL sends it as one multi-row INSERT, psycopg as
+        one pipelined round trip, SQLite runs one prepared statement. A
+        multi-VALUES construct would be recompiled on every request, which
+        costs more than the database work (docs/architecture.md, storage/).
+        """
         rows_by_shape: dict[tuple[bool, bool, bool], list[dict]] = {}
         for item in {item.id: item for item in items}.values():
             shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
             rows_by_shape.setdefault(shape, []).append(make_row(item))
         for shape, rows in rows_by_shape.items():
             names = changed(*shape)
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                insert = self.dialect.insert(table).values(rows[start : start + ROWS_PER_STATEMENT])
-                upsert = self.dialect.upsert(
-                    insert, keys, lambda incoming: {name: incoming[name] for name in names}
-                )
-                self.conn.execute(upsert)
+            upsert = self.dialect.upsert(
+                self.dialect.insert(table), keys, lambda incoming: {n: incoming[n] for n in names}
+            )
+            self.conn.execute(upsert, rows)
 
     def _bso_row(self, item: BSOUpdate) -> dict:
         """The row inserted for a new BSO: defaults for what was not supplied."""

@@ -67,7 +67,8 @@ WRITE_OPTION = "syncstorage_write"
 
 
 class Dialect:
-    """Behaviour shared by PostgreSQL and SQLite; subclasses override."""
+    """The PostgreSQL forms, which are also the defaults the other databases
+    override where they differ."""
 
     name: str
     default_driver: str
@@ -187,6 +188,9 @@ class SQLiteDialect(Dialect):
     def insert(self, table: sa.Table) -> sa.Insert:
         return sqlite.insert(table)
 
+    def sortindex_desc(self, column):
+        return column.desc()  # SQLite sorts NULL last on DESC; NULLS LAST needs 3.30+
+
     def bounded_delete(self, table, where, limit):
         # DELETE ... LIMIT needs a compile-time option; rowid works everywhere
         rowid = sa.literal_column("rowid")
@@ -213,6 +217,13 @@ class PostgresDialect(Dialect):
     # SQLSTATEs: lock_not_available, deadlock_detected, serialization_failure
     CONFLICT_STATES = {"55P03", "40P01", "40001"}
 
+    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+        options = super().engine_options(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        if "connect_timeout" not in url.query:
+            # an unreachable host must fail fast (503), not hang a worker
+            options["connect_args"] = {"connect_timeout": max(1, round(pool_timeout))}
+        return options
+
     def install(self, engine: sa.Engine) -> None:
         lock_ms = int(self.lock_timeout * 1000)
 
@@ -222,7 +233,9 @@ class PostgresDialect(Dialect):
             # would wait forever; this turns the wait into 55P03 = conflict.
             autocommit = dbapi_connection.autocommit
             dbapi_connection.autocommit = True
-            dbapi_connection.execute(f"SET lock_timeout = {lock_ms}")
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {lock_ms}")
+            cursor.close()
             dbapi_connection.autocommit = autocommit
 
     def classify(self, exc):
@@ -260,11 +273,11 @@ class MySQLDialect(Dialect):
         # sees the latest committed rows; recycle below the server's
         # wait_timeout (8 h by default) so idle connections are not cut.
         options.update(isolation_level="READ COMMITTED", pool_recycle=3600)
-        if url.get_driver_name() == "pymysql":
-            lock_s = max(1, round(self.lock_timeout))
-            options["connect_args"] = {
-                "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
-            }
+        # PyMySQL and mysqlclient both run init_command on every new connection
+        lock_s = max(1, round(self.lock_timeout))  # the server's minimum is 1 s
+        options["connect_args"] = {
+            "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
+        }
         return options
 
     def insert(self, table: sa.Table) -> sa.Insert:

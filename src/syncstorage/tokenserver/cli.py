@@ -1,0 +1,162 @@
+"""`syncstorage node …` and `syncstorage user …`: the tokenserver's nodes
+and users (auth-and-tokens §8, §10), for operators.
+
+They work on `tokenserver_database_url` (by default the storage database),
+whose schema `syncstorage db upgrade` creates.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import click
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from syncstorage.cli.common import config_option, settings_from
+from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
+from syncstorage.tokenserver import admin
+from syncstorage.tokenserver.db import make_engine
+
+
+class _Engine:
+    """The tokenserver engine for one command, with database errors as one line."""
+
+    def __init__(self, config_file) -> None:
+        self.settings = settings_from(config_file)
+        self.url = self.settings.effective_tokenserver_database_url
+        require_current_schema(self.url)
+
+    def __enter__(self) -> sa.Engine:
+        self.engine = make_engine(self.url)
+        return self.engine
+
+    def __exit__(self, exc_type, exc, _tb) -> None:
+        self.engine.dispose()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise database_problem(self.url, exc) from None
+        if isinstance(exc, (admin.NodeNotFound, ValueError)):
+            raise DatabaseProblem(str(exc).strip("'\"")) from None
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """A rich table on a terminal; tab-separated lines (header first) for scripts."""
+    console = Console()
+    if console.is_terminal:
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        for row in [headers, *rows]:
+            click.echo("\t".join(row))
+
+
+def _node_options(command):
+    for flag, help_text in [
+        ("--capacity", "Most users the node may hold (default for add: init_node_capacity)."),
+        ("--available", "Slots that may be handed out now (default: capacity minus load)."),
+        ("--current-load", "Users assigned to the node."),
+    ]:
+        command = click.option(flag, type=click.IntRange(min=0), default=None, help=help_text)(command)
+    command = click.option("--downed/--not-downed", default=None, help="Out of service: no new users.")(command)
+    command = click.option("--backoff/--no-backoff", default=None, help="Temporarily no new users.")(command)
+    return command
+
+
+@click.group()
+def node() -> None:
+    """Storage nodes users are assigned to."""
+
+
+@node.command("list")
+@config_option
+def node_list(config_file) -> None:
+    """Show every node."""
+    with _Engine(config_file) as engine:
+        rows = admin.list_nodes(engine)
+    headers = ["id", "node", "capacity", "current_load", "available", "downed", "backoff"]
+    _print_table(headers, [[str(getattr(row, name)) for name in headers] for row in rows])
+
+
+@node.command("add")
+@config_option
+@click.argument("url")
+@_node_options
+def node_add(config_file, url, capacity, available, current_load, downed, backoff) -> None:
+    """Add the storage node at URL (its public_url, path prefix included)."""
+    database = _Engine(config_file)
+    if capacity is None:
+        capacity = database.settings.init_node_capacity
+    with database as engine:
+        node_id = admin.add_node(
+            engine, url, capacity,
+            available=available, current_load=current_load or 0,
+            downed=bool(downed), backoff=bool(backoff),
+        )
+    click.echo(f"added node {url.rstrip('/')} (id {node_id})")
+
+
+@node.command("update")
+@config_option
+@click.argument("url")
+@_node_options
+def node_update(config_file, url, **fields) -> None:
+    """Change the given fields of the node at URL."""
+    with _Engine(config_file) as engine:
+        admin.update_node(engine, url, **fields)
+    click.echo(f"updated node {url.rstrip('/')}")
+
+
+@node.command("drain")
+@config_option
+@click.argument("url")
+def node_drain(config_file, url) -> None:
+    """Give the node no new users and move its users to other nodes: each
+    gets a new node at its next sync, and Firefox uploads its data there."""
+    with _Engine(config_file) as engine:
+        moved = admin.drain_node(engine, url)
+    click.echo(f"drained node {url.rstrip('/')}: {moved} users will move at their next sync")
+
+
+@node.command("remove")
+@config_option
+@click.argument("url")
+def node_remove(config_file, url) -> None:
+    """Delete the node; its users move to other nodes at their next sync."""
+    with _Engine(config_file) as engine:
+        moved = admin.remove_node(engine, url)
+    click.echo(f"removed node {url.rstrip('/')}: {moved} users will move at their next sync")
+
+
+@click.group()
+def user() -> None:
+    """Users known to the tokenserver."""
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@user.command("list")
+@config_option
+@click.option("--email", default=None, help="Only this user (<fxa uid>@<fxa_email_domain>).")
+@click.option("--all", "include_replaced", is_flag=True, help="Include replaced records.")
+def user_list(config_file, email, include_replaced) -> None:
+    """Show user records, newest first."""
+    with _Engine(config_file) as engine:
+        rows = admin.list_users(engine, email=email, include_replaced=include_replaced)
+    headers = ["uid", "email", "node", "generation", "keys_changed_at", "client_state",
+               "created (UTC)", "replaced (UTC)"]
+    _print_table(headers, [
+        [str(row.uid), row.email, row.node or f"(gone: id {row.nodeid})", str(row.generation),
+         "" if row.keys_changed_at is None else str(row.keys_changed_at), row.client_state,
+         _when(row.created_at), _when(row.replaced_at)]
+        for row in rows
+    ])
+
+
+COMMANDS = (node, user)

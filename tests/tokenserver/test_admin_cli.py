@@ -1,0 +1,88 @@
+"""`syncstorage node …` / `syncstorage user …` on every database, and what
+draining and removing a node do to its users' next token request."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from syncstorage.cli import cli
+from syncstorage.storage.sql import migrate
+from tokenserver_support import FXA_UID
+
+A, B = "https://a.example.org", "https://b.example.org/prefix"
+
+
+@pytest.fixture
+def run(database_url, tmp_path):
+    migrate.upgrade(database_url)
+    env = {"SYNCSTORAGE_DATABASE_URL": database_url, "SYNCSTORAGE_DATA_DIR": str(tmp_path)}
+
+    def run(*args: str, ok: bool = True):
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    return run
+
+
+def lines(result) -> list[list[str]]:
+    return [line.split("\t") for line in result.output.splitlines()]
+
+
+def test_node_commands(run):
+    assert run("node", "add", A, "--capacity", "10").output.startswith(f"added node {A} (id ")
+    run("node", "add", B + "/", "--capacity", "5", "--current-load", "2", "--backoff")
+    header, a, b = lines(run("node", "list"))
+    assert header == ["id", "node", "capacity", "current_load", "available", "downed", "backoff"]
+    assert a[1:] == [A, "10", "0", "10", "0", "0"]
+    assert b[1:] == [B, "5", "2", "3", "0", "1"]
+
+    run("node", "update", B, "--no-backoff", "--downed", "--available", "1")
+    assert lines(run("node", "list"))[2][1:] == [B, "5", "2", "1", "1", "0"]
+
+    assert "already exists" in run("node", "add", A, ok=False).output
+    assert "no node" in run("node", "update", "https://nowhere.example.org", "--capacity", "1", ok=False).output
+    assert "must start with http" in run("node", "add", "a.example.org", ok=False).output
+
+    run("node", "remove", B)
+    assert [row[1] for row in lines(run("node", "list"))[1:]] == [A]
+
+
+def test_node_add_defaults_to_init_node_capacity(run, monkeypatch):
+    run("node", "add", A)
+    assert lines(run("node", "list"))[1][2:5] == ["100000", "0", "100000"]
+
+
+def test_commands_refuse_a_database_without_schema(tmp_path):
+    env = {"SYNCSTORAGE_DATABASE_URL": f"sqlite:///{tmp_path}/new.db", "SYNCSTORAGE_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli, ["node", "list"], env=env)
+    assert result.exit_code == 1
+    assert "run `syncstorage db upgrade`" in result.output
+
+
+@pytest.mark.parametrize("action", ["drain", "remove"])
+def test_drained_or_removed_node_moves_its_users(run, make_tokenserver, fxa, action):
+    ts = make_tokenserver(node_capacities={A: 100})
+    token = fxa.access_token(FXA_UID, generation=5)
+    first = ts.get(token, key_id="5-qqo").json()
+    assert first["api_endpoint"] == f"{A}/1.5/{first['uid']}"
+    run("node", "add", B, "--capacity", "100")
+
+    assert "1 users will move" in run("node", action, A).output
+    second = ts.get(token, key_id="5-qqo").json()
+    assert second["api_endpoint"] == f"{B}/1.5/{second['uid']}"
+    assert second["uid"] != first["uid"]
+    # Later requests stay on the new node with the same uid.
+    assert ts.get(token, key_id="5-qqo").json()["uid"] == second["uid"]
+
+    header, *rows = lines(run("user", "list", "--all"))
+    assert header[:3] == ["uid", "email", "node"]
+    old_node = A if action == "drain" else "(gone: id 1)"
+    assert [(int(r[0]), r[2], r[7] != "") for r in rows] == [
+        (second["uid"], B, False), (first["uid"], old_node, True)]
+    current = lines(run("user", "list", "--email", f"{FXA_UID}@api.accounts.firefox.com"))[1:]
+    assert [int(r[0]) for r in current] == [second["uid"]]
+    if action == "drain":
+        node_a = lines(run("node", "list"))[1]
+        assert node_a[4:] == ["0", "0", "1"]  # no slots, backoff
