@@ -9,23 +9,17 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from ops_support import storage  # noqa: F401  (fixture)
+
 from syncstorage.app import create_app
 from syncstorage.background_purge import PurgeLock
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import SQLStorage
-from syncstorage.storage.sql.migrate import upgrade
 from syncstorage.storage.sql.schema import MAX_TTL
 from syncstorage.timestamps import now_ms
 
 EXPIRED = 2500  # more than one bounded pass of 1000 rows
 
-
-@pytest.fixture
-def storage(database_url):
-    upgrade(database_url)
-    storage = SQLStorage(database_url)
-    yield storage
-    storage.close()
 
 
 def seed(storage: SQLStorage) -> None:

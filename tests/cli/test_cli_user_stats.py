@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from cli_support import invoke, upload
+from ops_support import invoke, storage, upload  # noqa: F401  (storage: fixture)
 
-from syncstorage.storage.sql import SQLStorage
-from syncstorage.storage.sql.migrate import upgrade
 from syncstorage.tokenserver.schema import nodes, users
 
 FXA_UID = "0123456789abcdef0123456789abcdef"
 EMAIL = f"{FXA_UID}@api.accounts.firefox.com"
-
-
-@pytest.fixture
-def storage(database_url):
-    upgrade(database_url)
-    storage = SQLStorage(database_url)
-    yield storage
-    storage.close()
 
 
 @pytest.fixture

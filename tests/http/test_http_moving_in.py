@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from cli_support import invoke
 from databases import fresh_database_url
 from http_support import PUBLIC_URL
+from ops_support import invoke
 
 from syncstorage.storage.sql import SQLStorage, dialects
 from syncstorage.timestamps import format_ms, now_ms

@@ -1,15 +1,19 @@
-"""Running `syncstorage` commands in-process (click's runner) against a
-real database: faster than a child process, and the same code path."""
+"""Helpers of the operations tests: `syncstorage` commands run in-process
+(click's runner: faster than a child process, the same code path) and a
+migrated storage on each real database."""
 
 from __future__ import annotations
 
 import os
+
+import pytest
 
 from click.testing import CliRunner, Result
 
 from syncstorage.cli import cli
 from syncstorage.storage import BSOUpdate
 from syncstorage.storage.sql import SQLStorage
+from syncstorage.storage.sql.migrate import upgrade
 
 
 def invoke(database_url: str, *args: str, input: str | None = None, **settings: str) -> Result:
@@ -26,3 +30,12 @@ def upload(storage: SQLStorage, uid: int, collection: str, *payloads: str, ttl: 
         return session.set_items(
             [BSOUpdate(id=f"{collection}{n}", payload=p, ttl=ttl) for n, p in enumerate(payloads)]
         )
+
+
+@pytest.fixture
+def storage(database_url):
+    """SQLStorage on a migrated empty database (import it into a test module)."""
+    upgrade(database_url)
+    storage = SQLStorage(database_url)
+    yield storage
+    storage.close()
