@@ -49,8 +49,8 @@ ROWS_PER_STATEMENT = 100  # rows in one multi-row INSERT
 _STANDARD_BY_ID = {cid: name for name, cid in STANDARD_COLLECTIONS.items()}
 
 
-class NotASyncserverDatabase(Exception):
-    """The source lacks the tables of a syncserver database."""
+class SourceProblem(Exception):
+    """The old database cannot be read, or is not a syncserver database."""
 
 
 @dataclass
@@ -88,6 +88,11 @@ class ImportSummary:
         ]
 
 
+def _unreadable(exc: sa.exc.SQLAlchemyError) -> SourceProblem:
+    # the driver's first line says what is wrong; the rest is SQL and links
+    return SourceProblem(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+
+
 def _ceil10(value) -> int:
     """Timestamps are multiples of 10 ms (storage-api §4); old rows already are."""
     return -(-int(value) // 10) * 10
@@ -99,7 +104,7 @@ def open_source(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "")
         if not path.is_file():
-            raise NotASyncserverDatabase(f"{path} does not exist")
+            raise SourceProblem(f"{path} does not exist")
         uri = f"file:{path.resolve()}?mode=ro"
         return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
     _dialect, normalized = dialects.for_url(url, lock_timeout=10.0)
@@ -111,14 +116,17 @@ class Source:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        names = set(sa.inspect(engine).get_table_names())
+        try:
+            names = set(sa.inspect(engine).get_table_names())
+        except sa.exc.SQLAlchemyError as exc:
+            raise _unreadable(exc) from None
         missing = {"collections", "user_collections"} - names
         bso_names = sorted(
             (n for n in names if n == "bso" or (n.startswith("bso") and n[3:].isdigit())),
             key=lambda n: int(n[3:] or 0),
         )
         if missing or not bso_names:
-            raise NotASyncserverDatabase(
+            raise SourceProblem(
                 "not a syncserver database: no "
                 + ", ".join(sorted(missing | ({"bso"} if not bso_names else set())))
                 + " table"
@@ -136,8 +144,11 @@ class Source:
 
     def rows(self, query: sa.Select) -> list[sa.Row]:
         """One query in its own short read transaction."""
-        with self.engine.connect() as conn:
-            return conn.execute(query).all()
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(query).all()
+        except sa.exc.SQLAlchemyError as exc:
+            raise _unreadable(exc) from None
 
     def keyset(self, query: sa.Select, column: sa.Column, chunk_size: int) -> Iterator[sa.Row]:
         """All rows of `query` in `column` order, `chunk_size` per query; the

@@ -245,3 +245,7 @@ def test_import_refuses_what_is_not_a_syncserver_database(database_url, tmp_path
     result = invoke(database_url, "import-syncserver", other)
     assert result.exit_code == 1
     assert "not a syncserver database: no bso, collections, user_collections table" in result.output
+    down = invoke(database_url, "import-syncserver", "mysql://root:hunter2@127.0.0.1:1/syncserver")
+    assert down.exit_code == 1
+    assert "mysql://root:***@127.0.0.1:1/syncserver: (2003" in down.output  # pymysql: can't connect
+    assert "hunter2" not in down.output

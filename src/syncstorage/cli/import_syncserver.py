@@ -12,7 +12,8 @@ from syncstorage.cli.db import DatabaseProblem, database_problem, ensure_schema
 from syncstorage.config import masked_url
 from syncstorage.logs import setup_logging
 from syncstorage.storage.sql import SQLStorage
-from syncstorage.syncserver_import import NotASyncserverDatabase, import_syncserver
+from syncstorage.storage import StorageError
+from syncstorage.syncserver_import import SourceProblem, import_syncserver
 from syncstorage.tokenserver.db import make_engine
 
 
@@ -56,10 +57,12 @@ def import_syncserver_command(config_file, source_url: str, chunk_size: int) -> 
             node_capacity=settings.init_node_capacity,
             chunk_size=chunk_size,
         )
-    except NotASyncserverDatabase as exc:
+    except SourceProblem as exc:
         raise DatabaseProblem(f"{masked_url(source_url)}: {exc}") from None
     except sa.exc.SQLAlchemyError as exc:
-        raise database_problem(source_url, exc) from None
+        raise database_problem(url, exc) from None
+    except StorageError as exc:  # this server's database is busy or down
+        raise DatabaseProblem(f"database {masked_url(url)}: {exc}; run the import again") from None
     except ValueError as exc:  # e.g. a public_url too long for nodes.node
         raise SettingsProblem(str(exc)) from None
     finally:
