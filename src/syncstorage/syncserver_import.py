@@ -38,7 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from syncstorage.storage.sql import SQLStorage, dialects
+from syncstorage.storage.sql import SQLStorage, dialects, migrate
 from syncstorage.storage.sql.schema import MAX_TTL, STANDARD_COLLECTIONS
 from syncstorage.tokenserver.db import ensure_node, ensure_service
 from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, users
@@ -96,6 +96,17 @@ def _unreadable(exc: sa.exc.SQLAlchemyError) -> SourceProblem:
 def _ceil10(value) -> int:
     """Timestamps are multiples of 10 ms (storage-api §4); old rows already are."""
     return -(-int(value) // 10) * 10
+
+
+def has_syncserver_tables(url: str) -> bool:
+    """Whether a database without our schema revision holds old storage
+    tables (for the hint of `db upgrade` run on the old database itself)."""
+    engine = migrate.migration_engine(url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    return "collections" in names and bool(names & {"bso", "bso0"})
 
 
 def open_source(url: str) -> sa.Engine:

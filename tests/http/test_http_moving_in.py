@@ -249,3 +249,23 @@ def test_import_refuses_what_is_not_a_syncserver_database(database_url, tmp_path
     assert down.exit_code == 1
     assert "mysql://root:***@127.0.0.1:1/syncserver: (2003" in down.output  # pymysql: can't connect
     assert "hunter2" not in down.output
+
+
+def test_db_upgrade_on_the_old_database_points_to_the_import(tmp_path):
+    old = fresh_database_url("sqlite", tmp_path, "_old")
+    build_old_database(old)
+
+    def contents():
+        engine = sa.create_engine(old)
+        with engine.connect() as conn:
+            names = sorted(sa.inspect(conn).get_table_names())
+            found = {name: conn.execute(sa.text(f"SELECT COUNT(*) FROM {name}")).scalar_one() for name in names}
+        engine.dispose()
+        return found
+
+    before = contents()
+    result = invoke(old, "db", "upgrade")
+    assert result.exit_code == 1
+    assert "looks like the database of Mozilla's syncserver" in result.output
+    assert "syncstorage import-syncserver" in result.output
+    assert contents() == before  # nothing created, nothing changed
