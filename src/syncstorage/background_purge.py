@@ -28,7 +28,6 @@ from functools import partial
 import anyio.to_thread
 import sqlalchemy as sa
 
-from syncstorage.cli.purge import Totals
 from syncstorage.storage.sql import SQLStorage
 
 log = logging.getLogger("syncstorage.purge")
@@ -114,21 +113,24 @@ class BackgroundPurge:
             except Exception:  # the database may be down: try again next round
                 log.exception("background purge failed; trying again in %s s", self.interval)
 
-    async def run_once(self) -> Totals | None:
-        """Purge until done, if no other process is purging; None if one is."""
+    async def run_once(self) -> tuple[int, int, int] | None:
+        """Purge until done, if no other process is purging. Returns the
+        (expired items, stale batches, staged batch items) deleted, or None
+        when another process holds the lock."""
         # threads are not cancellable: a shutdown waits for the current pass
         if not await anyio.to_thread.run_sync(self.lock.acquire):
             log.debug("another process is purging; skipped")
             return None
-        totals = Totals()
+        deleted = (0, 0, 0)
         try:
             while True:
                 result = await anyio.to_thread.run_sync(partial(self.storage.purge, max_loops=1))
-                totals.add(result)
+                pass_deleted = (result.expired_items, result.stale_batches, result.stale_batch_items)
+                deleted = tuple(map(sum, zip(deleted, pass_deleted)))
                 if not result.incomplete:
                     break
         finally:
             await anyio.to_thread.run_sync(self.lock.release)
-        if totals.rows:
-            log.info("background purge deleted %s", totals)
-        return totals
+        if any(deleted):
+            log.info("background purge deleted %d expired items, %d stale batches, %d staged batch items", *deleted)
+        return deleted
