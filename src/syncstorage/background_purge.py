@@ -73,6 +73,7 @@ class PurgeLock:
         return True
 
     def release(self) -> None:
+        """Give the lock back if held (a no-op otherwise)."""
         held, self._held = self._held, None
         if isinstance(held, int):
             os.close(held)  # closing the file releases the flock
@@ -118,11 +119,11 @@ class BackgroundPurge:
         (expired items, stale batches, staged batch items) deleted, or None
         when another process holds the lock."""
         # threads are not cancellable: a shutdown waits for the current pass
-        if not await anyio.to_thread.run_sync(self.lock.acquire):
-            log.debug("another process is purging; skipped")
-            return None
         deleted = (0, 0, 0)
         try:
+            if not await anyio.to_thread.run_sync(self.lock.acquire):
+                log.debug("another process is purging; skipped")
+                return None
             while True:
                 result = await anyio.to_thread.run_sync(partial(self.storage.purge, max_loops=1))
                 pass_deleted = (result.expired_items, result.stale_batches, result.stale_batch_items)
@@ -130,7 +131,10 @@ class BackgroundPurge:
                 if not result.incomplete:
                     break
         finally:
-            await anyio.to_thread.run_sync(self.lock.release)
+            # Also when a shutdown cancelled us just after the lock was taken.
+            # In the event loop, not a thread, so a cancellation cannot skip
+            # it: a file close or one statement on the open connection.
+            self.lock.release()
         if any(deleted):
             log.info("background purge deleted %d expired items, %d stale batches, %d staged batch items", *deleted)
         return deleted
