@@ -23,9 +23,8 @@ def check(env) -> tuple[int, dict[str, str], str]:
     return result.returncode, lines, result.stdout
 
 
-@pytest.fixture
-def ready(database_url, tmp_path):
-    """A correctly set-up installation on each backend."""
+def installation(database_url, tmp_path) -> dict[str, str]:
+    """The environment of a correctly set-up installation."""
     env = server_environment(
         database_url=database_url,
         data_dir=str(tmp_path / "data"),
@@ -34,6 +33,18 @@ def ready(database_url, tmp_path):
     )
     assert run_cli("db", "upgrade", env=env).returncode == 0
     return env
+
+
+@pytest.fixture
+def ready(database_url, tmp_path):
+    """A correct installation on each backend."""
+    return installation(database_url, tmp_path)
+
+
+@pytest.fixture
+def ready_sqlite(sqlite_url, tmp_path):
+    """For checks that do not depend on the database."""
+    return installation(sqlite_url, tmp_path)
 
 
 def test_all_pass(ready):
@@ -81,8 +92,8 @@ def test_missing_sqlite_file_is_not_created(tmp_path):
         ("short", 0o600, "shorter than 16 characters", "secret generate"),
     ],
 )
-def test_master_secret_file_problems(ready, tmp_path, file_content, mode, expected, hint):
-    env = {k: v for k, v in ready.items() if k != "SYNCSTORAGE_MASTER_SECRET"}
+def test_master_secret_file_problems(ready_sqlite, tmp_path, file_content, mode, expected, hint):
+    env = {k: v for k, v in ready_sqlite.items() if k != "SYNCSTORAGE_MASTER_SECRET"}
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     if file_content is not None:
@@ -96,8 +107,8 @@ def test_master_secret_file_problems(ready, tmp_path, file_content, mode, expect
     assert SECRET not in out
 
 
-def test_generated_secret_file_passes(ready, tmp_path):
-    env = {k: v for k, v in ready.items() if k != "SYNCSTORAGE_MASTER_SECRET"}
+def test_generated_secret_file_passes(ready_sqlite, tmp_path):
+    env = {k: v for k, v in ready_sqlite.items() if k != "SYNCSTORAGE_MASTER_SECRET"}
     path = tmp_path / "data" / "master_secret"
     path.parent.mkdir(exist_ok=True)
     path.write_text(SECRET + "\n")
@@ -115,8 +126,8 @@ def test_generated_secret_file_passes(ready, tmp_path):
         ({"public_url": "https://sync.example.org/?x=1"}, "has a query or fragment"),
     ],
 )
-def test_public_url_problems(ready, settings, expected):
-    env = dict(ready)
+def test_public_url_problems(ready_sqlite, settings, expected):
+    env = dict(ready_sqlite)
     for name, value in settings.items():
         env[f"SYNCSTORAGE_{name.upper()}"] = value
         if not value:

@@ -3,6 +3,7 @@ go, live rows stay, the work is done in bounded passes that are reported."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -77,7 +78,8 @@ def test_purge_deletes_expired_and_stale_in_bounded_passes(env, storage):
     seed(storage)
     result = run_cli("purge", "--grace", str(GRACE), "--batch-size", "1000", env=env)
     assert result.returncode == 0, result.stderr
-    passes = [line for line in result.stderr.splitlines() if " pass " in line]
+    messages = [json.loads(line)["message"] for line in result.stderr.splitlines()]  # JSON: not a terminal
+    passes = [message for message in messages if message.startswith("pass ")]
     assert len(passes) == 3
     assert "pass 1 deleted 1000 expired items, 2 stale batches, 8 staged batch items" in passes[0]
     assert "pass 2 deleted 1000 expired items, 0 stale batches" in passes[1]
