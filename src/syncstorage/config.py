@@ -90,7 +90,7 @@ def _describe(exc: ValidationError, flags: dict, file_data: dict, config_file: P
         if error["loc"]:
             name = str(error["loc"][0])
             source = setting_source(name, flags, file_data, config_file)
-            if source == "default":  # only a flag can name an unknown setting here
+            if source == "default":  # defaults are not validated; name the variable to set
                 source = env_var(name)
             problems.append(f"invalid setting {name} (from {source}): {message}")
         else:  # a rule across several settings (model validator)

@@ -23,15 +23,22 @@ def check(env) -> tuple[int, dict[str, str], str]:
     return result.returncode, lines, result.stdout
 
 
-def installation(database_url, tmp_path) -> dict[str, str]:
-    """The environment of a correctly set-up installation."""
+PUBLIC_URL = "https://sync.example.org/prefix"
+
+
+def installation(database_url, tmp_path, node_options=()) -> dict[str, str]:
+    """The environment of a correctly set-up installation: schema created,
+    this server registered as the tokenserver's node."""
     env = server_environment(
         database_url=database_url,
         data_dir=str(tmp_path / "data"),
         master_secret=SECRET,
-        public_url="https://sync.example.org/prefix",
+        public_url=PUBLIC_URL,
     )
     assert run_cli("db", "upgrade", env=env).returncode == 0
+    if node_options is not None:
+        added = run_cli("node", "add", PUBLIC_URL, *node_options, env=env)
+        assert added.returncode == 0, added.stderr
     return env
 
 
@@ -51,7 +58,7 @@ def test_all_pass(ready):
     code, lines, out = check(ready)
     assert code == 0, out
     assert all(line.startswith("PASS") for line in lines.values())
-    assert set(lines) == {"database reachable", "schema current", "master secret", "public URL"}
+    assert set(lines) == {"database reachable", "schema current", "master secret", "public URL", "node registered"}
     assert "identity.sync.tokenserver.uri = https://sync.example.org/prefix/1.0/sync/1.5" in lines["public URL"]
 
 
@@ -62,7 +69,8 @@ def test_missing_schema(database_url, tmp_path):
     code, lines, out = check(env)
     assert code == 1
     assert lines["database reachable"].startswith("PASS")
-    assert lines["schema current"].startswith("FAIL schema current: database at no schema")
+    assert lines["schema current"].startswith("FAIL schema current: ")
+    assert " at no schema, this version needs " in lines["schema current"]
     assert "hint: run `syncstorage db upgrade`" in out
 
 
@@ -136,3 +144,25 @@ def test_public_url_problems(ready_sqlite, settings, expected):
     assert code == 1
     assert lines["public URL"].startswith("FAIL") and expected in lines["public URL"]
     assert "hint: " in out
+
+
+@pytest.mark.parametrize(
+    ("node_options", "expected", "hint"),
+    [
+        (None, f"no node {PUBLIC_URL}", "`syncstorage node add"),
+        (("--downed",), "is marked down", "--not-downed"),
+        (("--capacity", "0"), "is full (0 of 0 users)", "--capacity N"),
+    ],
+)
+def test_node_problems(database_url, tmp_path, node_options, expected, hint):
+    env = installation(database_url, tmp_path, node_options)
+    code, lines, out = check(env)
+    assert code == 1
+    assert lines["node registered"].startswith("FAIL") and expected in lines["node registered"]
+    assert hint in out
+
+
+def test_node_check_not_needed_without_tokenserver(ready_sqlite):
+    code, lines, _ = check({**ready_sqlite, "SYNCSTORAGE_TOKENSERVER_ENABLED": "false"})
+    assert code == 0
+    assert lines["node registered"].startswith("PASS node registered: not needed")

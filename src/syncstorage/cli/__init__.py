@@ -10,12 +10,12 @@ from __future__ import annotations
 import click
 
 from syncstorage import __version__
-from syncstorage.cli.serve import serve
 from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.import_syncserver import import_syncserver_command
 from syncstorage.cli.purge import purge
+from syncstorage.cli.serve import serve
 from syncstorage.cli.stats import stats
 from syncstorage.cli.user import USER_COMMANDS
 from syncstorage.tokenserver.cli import COMMANDS as tokenserver_commands

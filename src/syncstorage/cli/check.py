@@ -25,6 +25,8 @@ from syncstorage.config import masked_url
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage, migrate
+from syncstorage.tokenserver.db import make_engine
+from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, services
 
 MIN_SECRET_LENGTH = 16
 
@@ -39,8 +41,7 @@ class Outcome:
 Check = Callable[[Settings], Outcome]
 
 
-def database_reachable(settings: Settings) -> Outcome:
-    url = settings.effective_database_url
+def _reachable(url: str) -> Outcome:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         # Connecting would create an empty file; a check never creates anything.
@@ -56,11 +57,54 @@ def database_reachable(settings: Settings) -> Outcome:
     return Outcome(True, masked_url(url))
 
 
+def _database_urls(settings: Settings) -> list[str]:
+    """The storage database, and the tokenserver's when it is another one."""
+    urls = [settings.effective_database_url]
+    if settings.tokenserver_enabled and settings.effective_tokenserver_database_url not in urls:
+        urls.append(settings.effective_tokenserver_database_url)
+    return urls
+
+
+def database_reachable(settings: Settings) -> Outcome:
+    for url in _database_urls(settings):
+        outcome = _reachable(url)
+        if not outcome.ok:
+            return outcome
+    return Outcome(True, ", ".join(masked_url(url) for url in _database_urls(settings)))
+
+
 def schema_current(settings: Settings) -> Outcome:
-    revision, head = migrate.current_revision(settings.effective_database_url), migrate.head_revision()
-    if revision == head:
-        return Outcome(True, f"revision {head}")
-    return Outcome(False, f"database at {revision or 'no schema'}, this version needs {head}", "run `syncstorage db upgrade`")
+    head = migrate.head_revision()
+    for url in _database_urls(settings):
+        revision = migrate.current_revision(url)
+        if revision != head:
+            return Outcome(False, f"{masked_url(url)} at {revision or 'no schema'}, this version needs {head}", "run `syncstorage db upgrade`")
+    return Outcome(True, f"revision {head}")
+
+
+def node_registered(settings: Settings) -> Outcome:
+    """The tokenserver hands out this server's public_url as the node of its
+    users (auth-and-tokens §13.1): it must be a node that takes users."""
+    if not (settings.tokenserver_enabled and settings.storage_enabled):
+        return Outcome(True, "not needed: this process is not both tokenserver and storage")
+    url = settings.effective_public_url
+    engine = make_engine(settings.effective_tokenserver_database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(nodes)
+                .join(services, services.c.id == nodes.c.service)
+                .where(services.c.service == SYNC_SERVICE, nodes.c.node == url)
+            ).first()
+    finally:
+        engine.dispose()
+    if row is None:
+        return Outcome(False, f"no node {url}", f"start `syncstorage serve` once (it registers its public URL), or `syncstorage node add {url}`")
+    if row.downed:
+        return Outcome(False, f"{url} is marked down: no new users", f"`syncstorage node update {url} --not-downed`")
+    if row.current_load >= row.capacity:
+        return Outcome(False, f"{url} is full ({row.current_load} of {row.capacity} users)", f"`syncstorage node update {url} --capacity N`")
+    return Outcome(True, f"{url} ({row.current_load} of {row.capacity} users)")
 
 
 def master_secret(settings: Settings) -> Outcome:
@@ -111,6 +155,7 @@ CHECKS: list[tuple[str, Check, str | None]] = [
     ("schema current", schema_current, "database reachable"),
     ("master secret", master_secret, None),
     ("public URL", public_url, None),
+    ("node registered", node_registered, "schema current"),
 ]
 
 
@@ -130,8 +175,9 @@ def run_checks(settings: Settings) -> Iterator[tuple[str, Outcome | None]]:
 @click.command()
 @config_option
 def check(config_file) -> None:
-    """Check the database, schema, master secret and public URL, one
-    PASS/FAIL line each with a hint; exit code 1 if any failed."""
+    """Check the databases, schema, master secret, public URL and node
+    registration, one PASS/FAIL line each with a hint; exit code 1 if any
+    failed."""
     settings = settings_from(config_file)
     failed = 0
     for name, outcome in run_checks(settings):
