@@ -13,7 +13,7 @@ import click
 import sqlalchemy as sa
 
 from syncstorage.cli.common import config_option, settings_from
-from syncstorage.cli.db import DatabaseProblem, require_current_schema
+from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
 from syncstorage.cli.tables import format_time, print_table
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
@@ -38,10 +38,13 @@ def token_records(settings: Settings, user: str) -> list:
         .where(where)
         .order_by(users.c.created_at.desc(), users.c.uid.desc())
     )
-    engine = make_engine(settings.effective_tokenserver_database_url)
+    url = settings.effective_tokenserver_database_url
+    engine = make_engine(url)
     try:
         with engine.connect() as conn:
             rows = conn.execute(query).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise database_problem(url, exc) from None
     finally:
         engine.dispose()
     if email is not None and not rows:
@@ -55,10 +58,13 @@ def uids_of(user: str, records: list) -> list[int]:
 
 def collection_rows(storage: SQLStorage, uid: int) -> list[tuple[str, int, int, str]]:
     """(collection, live items, live bytes, last modified) for each collection."""
-    with storage.session(uid) as session:
-        timestamps = session.collection_timestamps()
-        counts = session.collection_counts()
-        sizes = session.collection_sizes()
+    try:
+        with storage.session(uid) as session:
+            timestamps = session.collection_timestamps()
+            counts = session.collection_counts()
+            sizes = session.collection_sizes()
+    except StorageError as exc:  # busy or down
+        raise DatabaseProblem(f"could not read the data of uid {uid}: {exc}; try again") from None
     return [
         (name, counts.get(name, 0), sizes.get(name, 0), format_time(modified))
         for name, modified in sorted(timestamps.items())
