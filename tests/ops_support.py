@@ -16,9 +16,11 @@ from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.migrate import upgrade
 
 
-def invoke(database_url: str, *args: str, input: str | None = None, **settings: str) -> Result:
-    """Run `syncstorage ARGS` with only these settings in the environment."""
+def invoke(database_url: str, *args: str, input: str | None = None, terminal: bool = False, **settings: str) -> Result:
+    """Run `syncstorage ARGS` with only these settings in the environment;
+    `terminal` makes rich treat the output as a terminal (FORCE_COLOR)."""
     env = {name: None for name in os.environ if name.startswith("SYNCSTORAGE_") and not name.startswith("SYNCSTORAGE_TEST_")}
+    env["FORCE_COLOR"] = "1" if terminal else None
     env["SYNCSTORAGE_DATABASE_URL"] = database_url
     env.update({f"SYNCSTORAGE_{name.upper()}": value for name, value in settings.items()})
     return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)

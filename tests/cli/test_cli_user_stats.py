@@ -115,3 +115,11 @@ def test_commands_refuse_a_database_without_schema(database_url):
         result = invoke(database_url, *args)
         assert result.exit_code == 1
         assert "run `syncstorage db upgrade`" in result.output
+
+
+def test_stats_on_a_terminal_is_a_table(database_url, seeded):
+    result = invoke(database_url, "stats", terminal=True)
+    assert result.exit_code == 0, result.output
+    assert "storage by collection" in result.output
+    assert "\t" not in result.output
+    assert any(line.startswith("│ bookmarks") and "│" in line[1:] for line in result.output.splitlines())
