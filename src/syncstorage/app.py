@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from syncstorage import metrics
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
+from syncstorage.background_purge import BackgroundPurge
 from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
 from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.requestlog import RequestLogMiddleware
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     if settings.storage_enabled:
         routes.insert(0, StorageAPIRoute(Context(settings, storage), authenticator))
     tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None
+    purger = BackgroundPurge(storage, settings.purge_interval) if settings.purge_interval else None
     if tokenserver is not None:
         routes.extend(tokenserver.routes)
 
@@ -55,8 +57,12 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
         if tokenserver is not None:
             # This process's own public_url becomes a node only if it serves storage.
             tokenserver.start(register_own_node=settings.storage_enabled)
+        if purger is not None:
+            purger.start()
         with metrics_lifespan(settings):
             yield
+        if purger is not None:
+            await purger.stop()
         if tokenserver is not None:
             tokenserver.close()
         storage.close()

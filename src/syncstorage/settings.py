@@ -61,15 +61,15 @@ class Settings(BaseSettings):
     # this exact origin is allowed.
     cors_allowed_origin: str = "*"
 
-    # --- housekeeping ---
-    # Seconds between purges of expired items and stale batches run inside
-    # `serve` (0: off; run `syncstorage purge` from cron/systemd instead).
-    purge_interval: int = Field(default=0, ge=0)
-
     # --- logs ---
     # "json" (one object per line), "human", or "auto": human when stderr
     # is a terminal, JSON otherwise (a service manager, a container).
     log_format: Literal["auto", "json", "human"] = "auto"
+
+    # --- housekeeping ---
+    # Seconds between purges of expired items and stale batches inside
+    # `serve` (syncstorage.background_purge); 0 = off (run `syncstorage purge`).
+    purge_interval: int = Field(default=0, ge=0)
 
     # --- limits advertised in /info/configuration (storage-api §0) ---
     max_request_bytes: int = Field(default=2625536, gt=0)

@@ -178,8 +178,8 @@ def test_background_purge_inside_serve(database_url, tmp_path):
             time.sleep(0.3)
         assert remaining(storage)["expired"] == 0
         assert remaining(storage)["live"] == 10
-        assert "purging expired data every 1 s" in server.log()
+        assert "background purge every 1 s" in server.log()
     finally:
         storage.close()
         server.stop()
-    assert "purge done" in server.log()
+    assert "background purge deleted" in server.log()

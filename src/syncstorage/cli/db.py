@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.config import masked_url
 from syncstorage.storage.sql import migrate
+from syncstorage.syncserver_import import has_syncserver_tables
 
 log = logging.getLogger("syncstorage")
 
@@ -51,7 +52,13 @@ def upgrade_schema(url: str) -> tuple[str | None, str]:
         try:
             migrate.upgrade(url)
         except sa.exc.SQLAlchemyError as exc:
-            raise database_problem(url, exc) from None
+            problem = database_problem(url, exc)
+            if before is None and has_syncserver_tables(url):
+                problem.message += (
+                    "; this looks like the database of Mozilla's syncserver: copy it into a new"
+                    " database with `syncstorage import-syncserver` (docs/moving-in.md)"
+                )
+            raise problem from None
     return before, head
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -74,26 +73,6 @@ def purge_once(storage: SQLStorage, grace: int, batch_size: int, progress: Progr
 
 DEFAULT_GRACE = 86400  # seconds
 DEFAULT_BATCH_SIZE = 1000  # rows per table per pass
-
-
-def start_background_purge(url: str, interval: int) -> threading.Thread:
-    """The `purge_interval` setting: purge every `interval` seconds in a
-    daemon thread of `serve` (issue 5 item 3). A failed purge is logged and
-    tried again at the next interval; it never stops the server."""
-
-    def loop() -> None:
-        storage = SQLStorage(url)
-        while True:
-            time.sleep(interval)
-            try:
-                purge_once(storage, DEFAULT_GRACE, DEFAULT_BATCH_SIZE, None)
-            except Exception:
-                log.exception("background purge failed; next try in %d s", interval)
-
-    thread = threading.Thread(target=loop, name="purge", daemon=True)
-    thread.start()
-    log.info("purging expired data every %d s", interval)
-    return thread
 
 
 @click.command()

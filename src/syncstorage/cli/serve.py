@@ -12,7 +12,6 @@ from syncstorage import __version__
 from syncstorage import master_secret as secret_file
 from syncstorage.cli.common import SettingsProblem, config_option, settings_from, with_master_secret
 from syncstorage.cli.db import ensure_schema
-from syncstorage.cli.purge import start_background_purge
 from syncstorage.logs import setup_logging
 from syncstorage.metrics.exposition import prepare_worker_processes
 from syncstorage.settings import Settings
@@ -126,8 +125,6 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     log.info("public URL: %s", public)
     log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s%s", public, TOKENSERVER_PATH)
 
-    if settings.purge_interval:
-        start_background_purge(settings.effective_database_url, settings.purge_interval)
     if workers > 1 or reload:
         prepare_worker_processes(settings, workers)  # metrics summed over workers
         export_to_environment(settings)

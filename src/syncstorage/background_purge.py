@@ -1,0 +1,140 @@
+"""Purge inside `serve` (issue 5 item 3): off unless `purge_interval` > 0.
+
+Every `purge_interval` seconds the server deletes expired items and stale
+batches with `SQLStorage.purge`, one bounded pass at a time (at most 1000
+rows per table, each its own short transaction, storage-model §8), in a
+worker thread so requests never wait for it, until a pass finds nothing
+more. Shutting down waits for the current pass only.
+
+Several workers or servers on one database: only one purges at a time. Each
+run first takes a lock that the database itself holds for a session, so a
+crashed worker can never leave it taken: PostgreSQL's advisory lock, MySQL's
+GET_LOCK, and for SQLite (one machine) an flock on a file next to the
+database. A worker that finds it taken skips that round. The lock is held
+on a connection outside any transaction, so nothing else is locked by it.
+(Purging from every worker would also be correct, since bounded deletes of
+expired rows are idempotent, but N workers would scan the same rows N times.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import zlib
+from functools import partial
+
+import anyio.to_thread
+import sqlalchemy as sa
+
+from syncstorage.storage.sql import SQLStorage
+
+log = logging.getLogger("syncstorage.purge")
+
+LOCK_NAME = "syncstorage_purge"
+
+
+class PurgeLock:
+    """A lock on one database that at most one process holds (see above).
+    `acquire` never waits: it says whether this process got it."""
+
+    def __init__(self, storage: SQLStorage):
+        self.storage = storage
+        self._held: object = None  # the connection or file that holds it
+        self._pg_key = zlib.crc32(LOCK_NAME.encode())  # advisory locks are per database
+        self._mysql_name = f"{LOCK_NAME}.{storage.url.database}"[:64]  # GET_LOCK names are per server
+
+    def acquire(self) -> bool:
+        url, backend = self.storage.url, self.storage.engine.dialect.name
+        if backend == "sqlite":
+            handle = os.open(f"{url.database}.purge-lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                return False
+            self._held = handle
+            return True
+        # AUTOCOMMIT: the lock belongs to the session, no transaction stays open
+        conn = self.storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            if backend == "postgresql":
+                got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._pg_key}).scalar()
+            else:
+                got = conn.execute(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": self._mysql_name}).scalar()
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._held = conn
+        return True
+
+    def release(self) -> None:
+        """Give the lock back if held (a no-op otherwise)."""
+        held, self._held = self._held, None
+        if isinstance(held, int):
+            os.close(held)  # closing the file releases the flock
+        elif held is not None:
+            try:
+                if self.storage.engine.dialect.name == "postgresql":
+                    held.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._pg_key})
+                else:
+                    held.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self._mysql_name})
+            finally:
+                held.close()
+
+
+class BackgroundPurge:
+    def __init__(self, storage: SQLStorage, interval: float):
+        self.storage = storage
+        self.interval = interval
+        self.lock = PurgeLock(storage)
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        log.info("background purge every %s s", self.interval)
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except Exception:  # the database may be down: try again next round
+                log.exception("background purge failed; trying again in %s s", self.interval)
+
+    async def run_once(self) -> tuple[int, int, int] | None:
+        """Purge until done, if no other process is purging. Returns the
+        (expired items, stale batches, staged batch items) deleted, or None
+        when another process holds the lock."""
+        # threads are not cancellable: a shutdown waits for the current pass
+        deleted = (0, 0, 0)
+        try:
+            if not await anyio.to_thread.run_sync(self.lock.acquire):
+                log.debug("another process is purging; skipped")
+                return None
+            while True:
+                result = await anyio.to_thread.run_sync(partial(self.storage.purge, max_loops=1))
+                pass_deleted = (result.expired_items, result.stale_batches, result.stale_batch_items)
+                deleted = tuple(map(sum, zip(deleted, pass_deleted)))
+                if not result.incomplete:
+                    break
+        finally:
+            # Also when a shutdown cancelled us just after the lock was taken.
+            # In the event loop, not a thread, so a cancellation cannot skip
+            # it: a file close or one statement on the open connection.
+            self.lock.release()
+        if any(deleted):
+            log.info("background purge deleted %d expired items, %d stale batches, %d staged batch items", *deleted)
+        return deleted

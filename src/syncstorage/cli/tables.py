@@ -1,0 +1,35 @@
+"""Tables for operators: a rich table on a terminal, tab-separated lines
+otherwise (for `cut`, `awk` and scripts), and readable timestamps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+def format_time(ms: int | None) -> str:
+    """Integer ms since the epoch as UTC wall-clock time; "-" for none."""
+    if not ms:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print `rows` under `columns`; numbers are right-aligned on a terminal."""
+    console = Console()
+    if not console.is_terminal:
+        click.echo(f"# {title}")
+        for line in (columns, *rows):
+            click.echo("\t".join(str(cell) for cell in line))
+        return
+    table = Table(title=title, title_justify="left")
+    numeric = [bool(rows) and all(isinstance(row[i], int) for row in rows) for i in range(len(columns))]
+    for name, is_number in zip(columns, numeric):
+        table.add_column(name, justify="right" if is_number else "left")
+    for row in rows:
+        table.add_row(*(f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in row))
+    console.print(table)

@@ -1,0 +1,140 @@
+"""`syncstorage user show|delete USER`: one user's stored data (the `user`
+group and its `list` command come from the tokenserver, tokenserver/cli.py).
+
+USER is a storage uid (digits), a tokenserver email `<fxa uid>@<domain>`, or
+an FxA uid (32 hex digits), which becomes `<fxa uid>@<fxa_email_domain>`
+(auth-and-tokens §8). An email can name several uids: each time a user's
+keys change the tokenserver gives them a new record, and so a new uid (§9).
+"""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+
+from syncstorage.cli.common import config_option, settings_from
+from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
+from syncstorage.cli.tables import format_time, print_table
+from syncstorage.settings import Settings
+from syncstorage.storage import StorageError
+from syncstorage.storage.sql import SQLStorage
+from syncstorage.tokenserver.db import make_engine
+from syncstorage.tokenserver.schema import nodes, users
+
+USER_ARGUMENT = click.argument("user", metavar="USER")
+
+
+def token_records(settings: Settings, user: str) -> list:
+    """The tokenserver rows USER names, newest first, with their node URL
+    ([] for a bare uid that has none)."""
+    if user.isdigit():
+        email, where = None, users.c.uid == int(user)
+    else:
+        email = user if "@" in user else f"{user.lower()}@{settings.fxa_email_domain}"
+        where = users.c.email == email
+    query = (
+        sa.select(users, nodes.c.node)
+        .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
+        .where(where)
+        .order_by(users.c.created_at.desc(), users.c.uid.desc())
+    )
+    url = settings.effective_tokenserver_database_url
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise database_problem(url, exc) from None
+    finally:
+        engine.dispose()
+    if email is not None and not rows:
+        raise DatabaseProblem(f"no tokenserver user with email {email}")
+    return rows
+
+
+def uids_of(user: str, records: list) -> list[int]:
+    return [int(user)] if user.isdigit() else [row.uid for row in records]
+
+
+def collection_rows(storage: SQLStorage, uid: int) -> list[tuple[str, int, int, str]]:
+    """(collection, live items, live bytes, last modified) for each collection."""
+    try:
+        with storage.session(uid) as session:
+            timestamps = session.collection_timestamps()
+            counts = session.collection_counts()
+            sizes = session.collection_sizes()
+    except StorageError as exc:  # busy or down
+        raise DatabaseProblem(f"could not read the data of uid {uid}: {exc}; try again") from None
+    return [
+        (name, counts.get(name, 0), sizes.get(name, 0), format_time(modified))
+        for name, modified in sorted(timestamps.items())
+    ]
+
+
+def open_storage(settings: Settings) -> SQLStorage:
+    url = settings.effective_database_url
+    require_current_schema(url)
+    return SQLStorage(url)
+
+
+@click.command()
+@config_option
+@USER_ARGUMENT
+def show(config_file, user: str) -> None:
+    """Show USER's tokenserver records and, per uid, each collection with its
+    item count, bytes and last modification."""
+    settings = settings_from(config_file)
+    storage = open_storage(settings)
+    try:
+        records = token_records(settings, user)
+        if records:
+            print_table(
+                "tokenserver records",
+                ["uid", "email", "generation", "keys changed", "client state", "created", "replaced", "node"],
+                [
+                    (r.uid, r.email, r.generation, format_time(r.keys_changed_at), r.client_state or "-",
+                     format_time(r.created_at), format_time(r.replaced_at), r.node or f"(gone: {r.nodeid})")
+                    for r in records
+                ],
+            )
+        for uid in uids_of(user, records):
+            rows = collection_rows(storage, uid)
+            if not rows:
+                click.echo(f"uid {uid}: no stored data")
+                continue
+            total = ("total", sum(r[1] for r in rows), sum(r[2] for r in rows), "")
+            print_table(f"uid {uid}: stored data", ["collection", "items", "bytes", "last modified"], [*rows, total])
+    finally:
+        storage.close()
+
+
+@click.command()
+@config_option
+@USER_ARGUMENT
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(config_file, user: str, yes: bool) -> None:
+    """Delete all stored data of USER (every uid of an email), as the client's
+    DELETE /1.5/{uid} does (storage-api §4.4); the tokenserver records stay,
+    so the user's next sync starts over from their devices."""
+    settings = settings_from(config_file)
+    storage = open_storage(settings)
+    try:
+        uids = uids_of(user, token_records(settings, user))
+        described = []
+        for uid in uids:
+            rows = collection_rows(storage, uid)
+            described.append(f"uid {uid} ({len(rows)} collections, {sum(r[1] for r in rows)} items)")
+        if not yes:
+            click.confirm(f"Delete all stored data of {', '.join(described)}?", abort=True)
+        for uid in uids:
+            try:
+                with storage.session(uid, write=True) as session:
+                    session.delete_storage()
+            except StorageError as exc:
+                raise DatabaseProblem(f"could not delete the data of uid {uid}: {exc}; try again") from None
+            click.echo(f"deleted the stored data of uid {uid}")
+    finally:
+        storage.close()
+
+
+USER_COMMANDS = (show, delete)
