@@ -44,11 +44,18 @@ class HawkAuth(httpx.Auth):
 class SyncClient:
     """One device of one user: requests relative to <base>/1.5/<uid>/."""
 
-    def __init__(self, base_url: str, uid: int, token: str, key: str) -> None:
+    def __init__(self, base_url: str, uid: int, token: str, key: str, *, root: str | None = None) -> None:
         self.uid = uid
         # Full URLs, not httpx's base_url: it would turn "" into a trailing "/".
-        self.root = f"{base_url}/1.5/{uid}"
+        self.root = root or f"{base_url}/1.5/{uid}"
         self.http = httpx.Client(auth=HawkAuth(token, key), timeout=60)
+
+    @classmethod
+    def from_tokenserver(cls, credentials: dict, root: str | None = None) -> SyncClient:
+        """The device a tokenserver answer makes: requests signed with its
+        id/key, sent to its api_endpoint (or to `root`, e.g. another node)."""
+        uid, token, key = credentials["uid"], credentials["id"], credentials["key"]
+        return cls("", uid, token, key, root=root or credentials["api_endpoint"])
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
         url = f"{self.root}/{path}" if path else self.root
@@ -68,6 +75,12 @@ class SyncClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def encrypted_payload(marker: str, size: int = 200) -> str:

