@@ -135,3 +135,78 @@ def test_public_url_with_path_prefix(combined, fxa, sqlite_url):
     assert credentials["api_endpoint"] == f"{public_url}/1.5/{credentials['uid']}"
     assert urlsplit(credentials["api_endpoint"]).path.startswith("/sync/1.5/")
     sync_like_firefox(credentials)
+
+
+# --- several processes: one tokenserver, two storage nodes ---
+
+
+@pytest.fixture
+def cluster(tmp_path, fxa):
+    """A tokenserver-only process and two storage-only processes sharing one
+    master secret; each has its own (SQLite) database. The storage nodes are
+    not registered: storage-only processes never touch the tokenserver tables."""
+    secret = secrets.token_hex(32)
+    tokenserver = start_server(
+        tmp_path / "tokenserver", master_secret=secret, storage_enabled="false", fxa_oauth_server_url=fxa.url
+    )
+    nodes = [
+        start_server(tmp_path / f"node-{name}", master_secret=secret, tokenserver_enabled="false")
+        for name in ("a", "b")
+    ]
+    yield tokenserver, *nodes
+    for server in (tokenserver, *nodes):
+        server.stop()
+        print(server.log())
+
+
+def node_command(tokenserver: RunningServer, *args: str) -> str:
+    """`syncstorage node ARGS` on the tokenserver's database, as an operator runs it."""
+    result = invoke_cli("node", *args, env=tokenserver.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_multi_node(cluster, fxa):
+    tokenserver, node_a, node_b = cluster
+    assert node_command(tokenserver, "list").strip().splitlines()[1:] == []  # nobody registered itself
+    node_command(tokenserver, "add", node_a.public_url, "--capacity", "1")
+    node_command(tokenserver, "add", node_b.public_url, "--capacity", "2")
+
+    # B is emptier and has more slots, but it is down: the first user goes to A.
+    node_command(tokenserver, "update", node_b.public_url, "--downed")
+    user_a = secrets.token_hex(16)
+    on_a = sign_in(tokenserver, fxa, user_a)
+    assert on_a["api_endpoint"] == f"{node_a.public_url}/1.5/{on_a['uid']}"
+    # A is full and B down: no node for a new user (§10 step 3).
+    full = token_request(tokenserver, fxa.access_token(secrets.token_hex(16)), fxa_kid(1234, "aaaa"))
+    assert full.status_code == 503, full.text
+    assert full.json()["status"] == "internal-error"
+
+    node_command(tokenserver, "update", node_b.public_url, "--not-downed")
+    on_b = [sign_in(tokenserver, fxa, secrets.token_hex(16)) for _ in range(2)]
+    assert [c["api_endpoint"] for c in on_b] == [f"{node_b.public_url}/1.5/{c['uid']}" for c in on_b]
+    assert token_request(tokenserver, fxa.access_token(secrets.token_hex(16)), fxa_kid(1234, "aaaa")).status_code == 503
+    listed = {line.split("\t")[1]: line.split("\t") for line in node_command(tokenserver, "list").splitlines()[1:]}
+    assert (listed[node_a.public_url][3], listed[node_b.public_url][3]) == ("1", "2")  # current_load
+
+    # Each token opens storage on its own node only (§5 step 6).
+    sync_like_firefox(on_a)
+    with SyncClient.from_tokenserver(on_a, root=f"{node_b.public_url}/1.5/{on_a['uid']}") as elsewhere:
+        assert elsewhere.get("info/collections").status_code == 401
+    with SyncClient.from_tokenserver(on_b[0]) as home:
+        assert home.get("info/collections").status_code == 200
+    with SyncClient.from_tokenserver(on_b[0], root=f"{node_a.public_url}/1.5/{on_b[0]['uid']}") as elsewhere:
+        assert elsewhere.get("info/collections").status_code == 401
+
+    # Draining A moves its user, at the next sign-in, to a new uid on B (given room there).
+    node_command(tokenserver, "update", node_b.public_url, "--capacity", "3", "--available", "1")
+    node_command(tokenserver, "drain", node_a.public_url)
+    moved = sign_in(tokenserver, fxa, user_a)
+    assert moved["uid"] != on_a["uid"]
+    assert moved["api_endpoint"] == f"{node_b.public_url}/1.5/{moved['uid']}"
+    with SyncClient.from_tokenserver(moved) as client:
+        assert client.get("info/collections").json() == {}  # Firefox uploads its data again
+
+    # The tokenserver-only process serves no storage.
+    with SyncClient.from_tokenserver(on_a, root=f"{tokenserver.public_url}/1.5/{on_a['uid']}") as nowhere:
+        assert nowhere.get("info/collections").status_code == 404
