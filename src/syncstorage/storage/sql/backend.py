@@ -151,7 +151,7 @@ class SQLStorage:
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{dialects.WRITE_OPTION: write})
-                with conn.begin():
+                with self.dialect.writer_turn(write), conn.begin():
                     yield conn
         except sa.exc.DBAPIError as exc:
             translated = self.dialect.classify(exc)
