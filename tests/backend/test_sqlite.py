@@ -7,9 +7,10 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from backend.support import read, write
-from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery
+from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery, Sort
 from syncstorage.storage.sql import SQLStorage
 
 
@@ -103,3 +104,47 @@ def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
         assert read(storage, 1, "bookmarks", lambda s: s.get_item("c")) is None
     finally:
         storage.close()
+
+
+def _plans(storage, run) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of every bso SELECT that `run` executes."""
+    statements = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.lstrip().startswith("SELECT") and "FROM bso" in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(storage.engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        sa.event.remove(storage.engine, "before_cursor_execute", capture)
+    plans = []
+    with storage.engine.connect() as conn:
+        for statement, parameters in statements:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append(" | ".join(row[-1] for row in rows))
+    return plans
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # every listing order comes from an index, with no sort step
+        (ItemQuery(full=True, limit=10), "bso_usr_col_mod_idx"),
+        (ItemQuery(full=True, limit=10, newer=1), "bso_usr_col_mod_idx"),
+        (ItemQuery(sort=Sort.OLDEST, limit=10), "bso_usr_col_mod_idx"),
+        (ItemQuery(sort=Sort.INDEX, full=True, limit=10), "bso_usr_col_sortindex_idx"),
+        # ids= does primary-key lookups (then sorts at most 100 rows)
+        (ItemQuery(ids=["a", "b"], full=True), "sqlite_autoindex_bso_1"),
+    ],
+)
+def test_listing_query_plans(storage, query, expected):
+    items = [BSOUpdate(f"{n:03}", payload="p", sortindex=n % 7) for n in range(50)]
+    write(storage, 1, "bookmarks", lambda s: s.set_items(items))
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    (plan,) = _plans(storage, lambda: read(storage, 1, "bookmarks", lambda s: s.find_items(query)))
+    assert expected in plan, plan
+    if query.ids is None:
+        assert "TEMP B-TREE" not in plan, plan

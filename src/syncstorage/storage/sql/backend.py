@@ -347,16 +347,23 @@ class SQLSession:
             select = select.where(bso.c.modified < query.older)
         # storage-api §12: every order ends in id, so rows sharing a
         # timestamp keep a fixed order and a skip count is exact
+        modified, sortindex = bso.c.modified, bso.c.sortindex
+        if query.ids is not None:
+            # ids= names at most a hundred items: fetch them by primary key,
+            # then sort. Ordering by an expression stops SQLite from walking
+            # a whole listing index just to avoid that small sort
+            # (100 of 100,000: 567 -> 1.3 ms, docs/performance.md).
+            modified, sortindex = modified + 0, sortindex + 0
         if query.sort is Sort.OLDEST:
             if bound is not None:
                 select = select.where(bso.c.modified >= bound)
-            select = select.order_by(bso.c.modified.asc(), bso.c.id.asc())
+            select = select.order_by(modified.asc(), bso.c.id.asc())
         elif query.sort is Sort.INDEX:
-            select = select.order_by(self.dialect.sortindex_desc(bso.c.sortindex), bso.c.id.desc())
+            select = select.order_by(self.dialect.sortindex_desc(sortindex), bso.c.id.desc())
         else:
             if bound is not None:
                 select = select.where(bso.c.modified <= bound)
-            select = select.order_by(bso.c.modified.desc(), bso.c.id.desc())
+            select = select.order_by(modified.desc(), bso.c.id.desc())
         if query.limit is not None:
             select = select.limit(query.limit + 1)
         if skip:
