@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     # Default: a SQLite file in data_dir.
     database_url: str | None = None
 
+    # --- optional storage API behaviours (storage-api §7, §15) ---
+    # Seconds sent as X-Weave-Backoff on every storage API response, asking
+    # clients to sync less often (load shedding). 0: not sent.
+    backoff_seconds: int = Field(default=0, ge=0)
+    # Answer 503 to Firefox iOS clients older than version 20, which crash
+    # on this server's answers (production behaviour, storage-api §15.3).
+    reject_old_ios_clients: bool = True
+    # The build's VCS commit, reported by /__version__ (env SYNCSTORAGE_COMMIT,
+    # e.g. set from `git rev-parse HEAD` when an image is built). Empty: the
+    # HEAD of the git checkout the server runs from, else "unknown".
+    commit: str = ""
+
     # --- secrets ---
     # One secret (used whole, spaces included) or a JSON array of secrets,
     # oldest first; tokens are minted with the last one. Default: generated

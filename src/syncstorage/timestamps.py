@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Context, Decimal, InvalidOperation
 
 # A client-supplied timestamp: plain decimal text, no sign, no exponent.
 # Anything else (negative, NaN, "1e9", "abc") is a 400 for the caller.
@@ -34,10 +34,13 @@ def parse_ms(text: str) -> int:
     if not _DECIMAL_RE.match(text):
         raise ValueError(f"invalid timestamp {text!r}")
     try:
-        value = Decimal(text)
+        value = Decimal(text)  # exact, whatever the number of digits
     except InvalidOperation as exc:  # pragma: no cover - the regex prevents it
         raise ValueError(f"invalid timestamp {text!r}") from exc
-    centis = int(value.scaleb(2).to_integral_value(rounding=ROUND_CEILING))
+    # Enough precision to keep every digit: the default 28 would round
+    # "1700000000.0000000000000000000001" to .00 before the ceiling applies.
+    exact = Context(prec=len(text) + 2)
+    centis = int(value.scaleb(2, exact).to_integral_value(rounding=ROUND_CEILING))
     return centis * 10
 
 

@@ -81,3 +81,21 @@ def test_unreachable_nonce_store_is_503(make_client, sqlite_url):
     r = client.get("/info/collections")
     assert_error(r, 503)
     assert r.headers["Retry-After"] == "10"
+
+
+def test_weave_timestamp_never_before_last_modified(make_client, sqlite_url):
+    # a collection stamped ahead of this server's clock (another node's
+    # clock, a clock step back): X-Weave-Timestamp >= X-Last-Modified (§7)
+    client = make_client(sqlite_url)
+    client.upload("col", {"id": "a", "payload": "p"})
+    ahead = now_ms() + 3_600_000
+    _set_last_modified(sqlite_url, ahead)
+    for r in (
+        client.get("/info/collections"),
+        client.get("/storage/col"),
+        client.get("/storage/col", headers={"X-If-Unmodified-Since": "1"}),
+        client.get("/storage/col", headers={"X-If-Modified-Since": format_ms(ahead)}),
+    ):
+        assert r.status_code in (200, 304, 412), r.text
+        assert r.headers["X-Last-Modified"] == format_ms(ahead)
+        assert float(r.headers["X-Weave-Timestamp"]) >= float(r.headers["X-Last-Modified"])

@@ -214,3 +214,85 @@ def test_huge_offsets_are_not_500(three, offset):
     for sort in ("newest", "oldest", "index"):
         r = three.get(f"/storage/col?sort={sort}&offset={offset}&limit=1")
         assert r.status_code in (200, 400), r.text
+
+
+# --- query-string parsing (§2) and client timestamps (§4.1) -------------------
+
+
+def test_query_string_parsing(three):
+    # empty segments are ignored, order is irrelevant, '+' is a space
+    assert ids(three.get("/storage/col?&limit=2&")) == ["c", "b"]
+    assert ids(three.get("/storage/col?limit=2&&sort=oldest")) == ids(three.get("/storage/col?sort=oldest&limit=2"))
+    three.put("/storage/col/a b", json={"payload": "spaced"})
+    assert ids(three.get("/storage/col?ids=a+b")) == ["a b"]
+    assert ids(three.get("/storage/col?ids=a%20b,c&sort=oldest")) == ["c", "a b"]
+    # names are percent-decoded too
+    assert ids(three.get("/storage/col?%6Cimit=1")) == ["a b"]
+
+
+def test_repeated_parameter_uses_the_last_value(three):
+    assert ids(three.get("/storage/col?limit=5&limit=1&sort=index&sort=oldest")) == ["a"]
+
+
+def test_many_decimals_round_up(three):
+    # 40 decimals: rounding up must see the last digit (decimal, not float,
+    # and not a 28-digit decimal context)
+    a = three.stamps["a"]
+    tiny = "0" * 39 + "1"
+    assert ids(three.get(f"/storage/col?older={a}{tiny}")) == ["a"]  # older than a + 0.01
+    assert ids(three.get(f"/storage/col?newer={a}{tiny}&sort=oldest")) == ["b", "c"]
+    assert ids(three.get(f"/storage/col?older={a}{'0' * 40}")) == []
+    r = three.get("/storage/col/a", headers={"X-If-Modified-Since": f"{float(a) - 0.01:.2f}{tiny}"})
+    assert r.status_code == 304
+
+
+@pytest.mark.parametrize("name", ["limit", "newer", "older"])
+def test_thousands_of_digits_are_not_500(three, name):
+    # Python refuses int() of > 4300 digits: the value must be capped first
+    expected = {"limit": ["c", "b", "a"], "newer": [], "older": ["c", "b", "a"]}[name]
+    assert ids(three.get(f"/storage/col?{name}={'9' * 5000}")) == expected
+    assert ids(three.get(f"/storage/col?{name}={'0' * 5000}1")) == {"limit": ["c"], "newer": ["c", "b", "a"], "older": []}[name]
+
+
+def test_index_sort_ties_break_on_id_desc(client):
+    # §9.1 / §16: sortindex desc, then id desc; null sortindex last
+    client.upload("col", *[{"id": i, "sortindex": 1} for i in ("b", "d", "a", "c")], {"id": "z"}, {"id": "y", "sortindex": 2})
+    assert ids(client.get("/storage/col?sort=index")) == ["y", "d", "c", "b", "a", "z"]
+    paged = [ids(client.get(f"/storage/col?sort=index&limit=2&offset={n}")) for n in (0, 2, 4)]
+    assert sum(paged, []) == ["y", "d", "c", "b", "a", "z"]
+
+
+def test_offset_below_newer_is_400(three):
+    s = three.stamps
+    r = three.get("/storage/col?limit=1&sort=oldest")
+    offset = r.headers["X-Weave-Next-Offset"]  # bound = a's timestamp
+    assert_error(three.get(f"/storage/col?limit=1&sort=oldest&offset={offset}&newer={s['b']}"), 400)
+    # the form must fit the sort
+    assert_error(three.get(f"/storage/col?sort=index&offset={offset}"), 400)
+    assert_error(three.get("/storage/col?sort=oldest&offset=1"), 400)
+
+
+def test_no_limit_returns_every_record(make_client, sqlite_url):
+    # §16: no default page size (production pages at 10000)
+    client = make_client(sqlite_url, max_post_records=10001, max_total_records=10001)
+    client.upload("col", *[{"id": f"i{n:05d}"} for n in range(10001)])
+    r = client.get("/storage/col")
+    assert len(r.json()) == 10001
+    assert r.headers["X-Weave-Records"] == "10001"
+    assert "X-Weave-Next-Offset" not in r.headers
+
+
+def test_extreme_values_on_every_database(db_client):
+    # limits of every column and query value reach the SQL of each database
+    db_client.upload("col", {"id": "a", "sortindex": 999999999, "ttl": 999999999}, {"id": "b", "sortindex": -999999999})
+    for query, expected in [
+        ("sort=index", ["a", "b"]),
+        ("sort=index&offset=999999999999999999&limit=1", []),
+        ("sort=newest&offset=999999999999999999:999999999999999999&limit=1", []),
+        ("sort=oldest&offset=0:999999999999999999", []),
+        ("limit=99999999999999999999&sort=index", ["a", "b"]),
+        ("newer=99999999999999999999", []),
+        ("older=99999999999999999999&sort=index", ["a", "b"]),
+        ("ids=" + ",".join(f"x{n}" for n in range(99)) + ",b", ["b"]),
+    ]:
+        assert ids(db_client.get(f"/storage/col?{query}")) == expected, query

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 from http_support import assert_error
+
+from syncstorage.settings import Settings
 
 LIMITS = {
     "max_request_bytes": 2625536,
@@ -26,6 +29,21 @@ def test_configuration(client):
 def test_configuration_advertises_what_is_configured(make_client, sqlite_url):
     client = make_client(sqlite_url, max_post_records=50, quota_enabled=True, max_quota_limit=1000)
     assert client.get("/info/configuration").json() == {**LIMITS, "max_post_records": 50, "max_quota_limit": 1000}
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_post_bytes": 1000, "max_request_bytes": 5095, "max_record_payload_bytes": 1000},
+        {"max_post_bytes": 1000, "max_request_bytes": 5096, "max_record_payload_bytes": 999},
+        {"max_post_bytes": 1000, "max_request_bytes": 5096, "max_record_payload_bytes": 1000, "max_total_bytes": 999},
+        {"max_post_records": 50, "max_total_records": 49},
+    ],
+)
+def test_inconsistent_limits_refuse_to_start(limits):
+    # every upload within the advertised limits must be acceptable (§0)
+    with pytest.raises(pydantic.ValidationError):
+        Settings(**limits)
 
 
 def test_counts_usage_quota(db_client):
@@ -140,3 +158,33 @@ def test_quota_plenty_left_sends_no_header(make_client, sqlite_url):
     r = client.put("/storage/col/a", json={"payload": "x"})
     assert r.status_code == 200
     assert "X-Weave-Quota-Remaining" not in r.headers
+
+
+def test_quota_remaining_is_kb_rounded_to_two_decimals(make_client, sqlite_url):
+    client = make_client(sqlite_url, quota_enabled=True, max_quota_limit=832949)
+    r = client.put("/storage/col/a", json={"payload": "x" * 1000})
+    assert r.headers["X-Weave-Quota-Remaining"] == "812.45"  # 831949 bytes left
+    assert client.delete("/storage/col/a").status_code == 200
+    assert "X-Weave-Quota-Remaining" not in client.delete("/storage/col").headers
+
+
+def test_quota_at_commit_counts_the_staged_items(make_client, database_url):
+    # §13: a commit writes everything staged; staging alone counts nothing
+    client = make_client(database_url, quota_enabled=True, max_quota_limit=1000)
+    r = client.post("/storage/col?batch=true", json=[{"id": "a", "payload": "x" * 400}])
+    assert r.status_code == 202
+    assert r.headers["X-Weave-Quota-Remaining"] == "0.59"
+    batch = r.json()["batch"]
+    for id in "bc":
+        r = client.post(f"/storage/col?batch={batch}", json=[{"id": id, "payload": "x" * 400}])
+        assert r.status_code == 202, r.text
+    before = client.state()
+    assert_error(client.post(f"/storage/col?batch={batch}&commit=true", json=[]), 403, 14)
+    assert client.state() == before
+    # a batch that fits: 300 staged + 200 in the commit request
+    r = client.post("/storage/col?batch=true", json=[{"id": "d", "payload": "x" * 300}])
+    small = r.json()["batch"]
+    r = client.post(f"/storage/col?batch={small}&commit=true", json=[{"id": "e", "payload": "x" * 200}])
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Weave-Quota-Remaining"] == "0.49"
+    assert client.get("/info/quota").json() == [500 / 1024, 1000 / 1024]

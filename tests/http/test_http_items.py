@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from urllib.parse import quote
 
 import pytest
 from http_support import BAD_CRYPTO, assert_error
@@ -88,6 +90,7 @@ def test_put_ttl_zero_expires_immediately(client):
         b'{"modified": [1], "payload": "p"}',
         b'{"payload": NaN}',
         b'{"payload": "\\ud800"}',
+        b'{"payload": "a\\u0000b"}',
     ],
 )
 def test_put_invalid_bso_is_400_8_and_changes_nothing(seeded, body):
@@ -102,6 +105,7 @@ def test_put_invalid_bso_is_400_8_and_changes_nothing(seeded, body):
     "body",
     [
         b'{"sortindex": 999999999, "ttl": 999999999}',
+        b'{"ttl": 31536001}',  # the Python server silently dropped ttls over a year
         b'{"sortindex": -999999999, "ttl": 0}',
         b'{"modified": 12.5, "collection": "other", "payload": "p"}',
         b'{"id": "keep", "payload": "p"}',
@@ -149,6 +153,20 @@ def test_put_known_bad_crypto_payload(client):
     assert client.get("/info/collections").json() == {}
     assert client.put("/storage/crypto/keys", json={"payload": BAD_CRYPTO.replace("AAAA", "BAAA", 1)}).status_code == 200
     assert client.put("/storage/other/keys", json={"payload": BAD_CRYPTO}).status_code == 200
+    # any whitespace between the key and the value (§9.6 regex)
+    for spacing in ("", "\t ", "\n"):
+        payload = BAD_CRYPTO.replace('"IV": ', '"IV":' + spacing)
+        assert_error(client.put("/storage/crypto/keys", json={"payload": payload}), 400, 8)
+
+
+def test_ttl_lifetime_ends_on_time(client):
+    # gone once T + ttl has passed, never late (§11)
+    t = float(client.put("/storage/col/x", json={"payload": "p", "ttl": 1}).text)
+    client.put("/storage/col/y", json={"payload": "p", "ttl": 60})
+    time.sleep(max(0.0, t + 1.05 - time.time()))
+    assert_error(client.get("/storage/col/x"), 404)
+    assert client.get("/storage/col").json() == ["y"]
+    assert client.get("/info/collection_counts").json() == {"col": 1}
 
 
 def test_delete_item(seeded):
@@ -167,3 +185,59 @@ def test_delete_item(seeded):
 def test_delete_expired_item_is_404(client):
     client.put("/storage/col/x", json={"payload": "p", "ttl": 0})
     assert_error(client.delete("/storage/col/x"), 404)
+
+
+def test_ttl_update_without_data(db_client):
+    # Mozilla's test_update_of_ttl_without_sending_data, on every database:
+    # refreshing a ttl keeps the payload, even if the whole-second expiry
+    # already hid the record (§3.3, §11)
+    c = db_client
+    for id in ("TEST1", "TEST2"):
+        c.put(f"/storage/col/{id}", json={"payload": "x", "ttl": 1})
+    time.sleep(0.2)
+    c.put("/storage/col/TEST2", json={"ttl": 10})
+    c.put("/storage/col/TEST3", json={"ttl": 10})
+    c.put("/storage/col/TEST1", json={"sortindex": 3})  # leaves its ttl alone
+    time.sleep(0.8)
+    items = {b["id"]: b for b in c.get("/storage/col?full=1").json()}
+    assert sorted(items) == ["TEST2", "TEST3"]
+    assert items["TEST2"]["payload"] == "x"
+    assert items["TEST3"]["payload"] == ""
+    assert items["TEST2"]["modified"] < items["TEST3"]["modified"]
+
+
+def test_expired_items_can_be_overwritten(client):
+    client.put("/storage/col/TEST", json={"payload": "XYZ", "ttl": 0})
+    assert_error(client.get("/storage/col/TEST"), 404)
+    assert client.put("/storage/col/TEST", json={"payload": "XYZ", "ttl": 42}).status_code == 200
+    assert client.put("/storage/col/TEST", json={"payload": "ABC"}).status_code == 200
+    assert client.get("/storage/col/TEST").json()["payload"] == "ABC"
+
+
+def test_nul_in_payload_is_refused_on_every_database(db_client):
+    # not storable in PostgreSQL text: refused everywhere, never a 500
+    r = db_client.put("/storage/col/a", content=b'{"payload": "a\\u0000b"}')
+    assert_error(r, 400, 8)
+    r = db_client.post("/storage/col", content=b'[{"id": "a", "payload": "a\\u0000b"}, {"id": "b", "payload": "\\u00e9\\ud83d\\ude00"}]')
+    assert r.status_code == 200
+    assert r.json()["failed"] == {"a": "payload contains NUL"}
+    r = db_client.post("/storage/col?batch=true", content=b'[{"id": "a", "payload": "\\u0000"}]')
+    assert r.status_code == 202 and list(r.json()["failed"]) == ["a"]
+    assert db_client.get("/storage/col/b").json()["payload"] == "\u00e9\U0001f600"
+
+
+def test_ids_differing_in_spaces_or_case_are_distinct(db_client):
+    # printable ASCII ids, compared byte by byte (§1.2): MySQL's PAD SPACE
+    # collations would make "a", "a " and "a  " one row
+    c = db_client
+    ids = ["a", "a ", "a  ", " a", "A"]
+    for id in ids:
+        assert c.put(f"/storage/col/{quote(id)}", json={"payload": repr(id)}).status_code == 200
+    for id in ids:
+        assert c.get(f"/storage/col/{quote(id)}").json()["payload"] == repr(id)
+    assert c.get("/storage/col?sort=index").json() == ["a  ", "a ", "a", "A", " a"]  # id desc, bytewise
+    c.delete(f"/storage/col/{quote('a ')}")
+    assert sorted(c.get("/storage/col").json()) == [" a", "A", "a", "a  "]
+    batch = c.post("/storage/b?batch=true", json=[{"id": "x"}, {"id": "x "}]).json()["batch"]
+    c.post(f"/storage/b?batch={batch}&commit=true", json=[{"id": "X"}])
+    assert sorted(c.get("/storage/b").json()) == ["X", "x", "x "]

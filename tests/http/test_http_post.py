@@ -35,6 +35,12 @@ def seeded(client):
         (b"\n", "application/newlines"),
         (b'{"id": "a"}\nnope\n', "application/newlines"),
         (b'{"id": "a"}\n{"id": "a"}', "application/newlines"),
+        (b"\r\n", "application/newlines"),
+        (b'{"id": "a"}\n\n', "application/newlines"),  # one terminator only
+        (b'{"id": "a"}\r\n\r\n', "application/newlines"),
+        (b'\n{"id": "a"}\n', "application/newlines"),
+        (b'[{"id": "a"}]', "application/newlines"),  # a line holding a list
+        (b'{"id": "a"}\r{"id": "b"}', "application/newlines"),  # a lone \r splits nothing
     ],
 )
 def test_body_level_failures_are_400_8(seeded, body, content_type):
@@ -56,6 +62,8 @@ def test_per_item_failures(seeded):
     items = [
         {"id": "ok1", "payload": "p"},
         {"id": "a\tb", "payload": "p"},
+        {"id": "A\n", "payload": "p"},  # a regex "$" would let this through
+        {"id": "\nN", "payload": "p"},
         {"id": "", "payload": "p"},
         {"id": "x" * 65, "payload": "p"},
         {"id": "bad-ttl", "ttl": -1},
@@ -70,7 +78,7 @@ def test_per_item_failures(seeded):
     assert r.status_code == 200
     body = r.json()
     assert body["success"] == ["ok1", "ok2"]
-    assert set(body["failed"]) == {"a\tb", "", "x" * 65, "bad-ttl", "bad-ttl2", "bad-si", "bad-si2", "bad-payload", "unknown"}
+    assert set(body["failed"]) == {"a\tb", "A\n", "\nN", "", "x" * 65, "bad-ttl", "bad-ttl2", "bad-si", "bad-si2", "bad-payload", "unknown"}
     assert body["failed"]["unknown"] == "unknown field unexpected"
     assert sorted(seeded.get("/storage/col").json()) == ["keep", "ok1", "ok2"]
 
@@ -123,6 +131,12 @@ def test_body_over_request_limit_is_413(make_client, sqlite_url):
     assert client.get("/info/collections").json() == {}
 
 
+def test_huge_content_length_is_413(client):
+    r = client.post("/storage/col", content=b"[]", headers={"Content-Length": "9" * 5000})
+    assert_error(r, 413, 17)
+    assert client.get("/info/collections").json() == {}
+
+
 def test_chunked_body_over_request_limit_is_413(make_client, sqlite_url):
     # no Content-Length: the limit applies to the body actually read (§5.2)
     client = make_client(sqlite_url, max_post_bytes=100, max_record_payload_bytes=100, max_request_bytes=4196)
@@ -154,10 +168,12 @@ def test_default_limits_accept_a_full_post(client):
 def test_size_hint_headers(seeded, header, limit):
     before = seeded.state()
     assert_error(seeded.post("/storage/col", json=[], headers={header: str(limit + 1)}), 400, 17)
-    for bad in ("abc", "-1", "1.5", ""):
+    assert_error(seeded.post("/storage/col", json=[], headers={header: "9" * 5000}), 400, 17)
+    for bad in ("abc", "-1", "1.5", "", "1e3", "+1", "0x10", b"\xb2"):
         assert_error(seeded.post("/storage/col", json=[], headers={header: bad}), 400, 0)
     assert seeded.state() == before
     assert seeded.post("/storage/col", json=[], headers={header: str(limit)}).status_code == 200
+    assert seeded.post("/storage/col", json=[], headers={header: f" 000{limit} "}).status_code == 200
     assert seeded.post("/storage/col?batch=true", json=[], headers={header: str(limit)}).status_code == 202
     assert_error(seeded.post("/storage/col?batch=true", json=[], headers={header: str(limit + 1)}), 400, 17)
 
@@ -178,3 +194,21 @@ def test_known_bad_crypto_payload(client):
     assert_error(r, 400, 8)
     assert client.get("/info/collections").json() == {}
     assert client.post("/storage/bookmarks", json=[{"id": "keys", "payload": BAD_CRYPTO}]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("text/plain", b'[{"id": "a"}, {"id": "b"}]'),
+        ("text/plain; charset=utf-8", b'[{"id": "a"}, {"id": "b"}]'),
+        ("APPLICATION/JSON;charset=UTF-8", b'[{"id": "a"}, {"id": "b"}]'),
+        ("Application/Newlines; charset=utf-8", b'{"id": "a"}\r\n{"id": "b"}\r\n'),
+        (None, b'[{"id": "a"}, {"id": "b"}]'),
+    ],
+)
+def test_content_types_of_post(client, content_type, body):
+    # media type compared without parameters, case-insensitively (§5.1)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    r = client.post("/storage/col", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["success"] == ["a", "b"]

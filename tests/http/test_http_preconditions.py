@@ -19,6 +19,7 @@ def seeded(client):
 def _no_body(response, status, last_modified):
     assert response.status_code == status, response.text
     assert response.content == b""
+    assert "Content-Type" not in response.headers
     assert response.headers["X-Last-Modified"] == last_modified
     assert "X-Weave-Timestamp" in response.headers
 
@@ -108,3 +109,16 @@ def test_decimal_rounding_of_header(seeded):
     # "rounded up to two decimals": stamp - 0.001 becomes stamp
     slightly_less = f"{float(seeded.stamp) - 0.001:.3f}"
     _no_body(seeded.get("/storage/col", headers={IMS: slightly_less}), 304, seeded.stamp)
+
+
+def test_if_modified_since_on_writes_to_missing_items(seeded):
+    # the resource timestamp of a missing item is 0, so any t >= 0 gives 304
+    # on writes as well (§6.1), and nothing is written
+    before = seeded.state()
+    _no_body(seeded.put("/storage/col/new", json={"payload": "p"}, headers={IMS: "0"}), 304, "0.00")
+    _no_body(seeded.delete("/storage/col/new", headers={IMS: "0"}), 304, "0.00")
+    _no_body(seeded.post("/storage/new", json=[{"id": "a"}], headers={IMS: "0"}), 304, "0.00")
+    assert seeded.state() == before
+    # an older t lets the write through
+    r = seeded.put("/storage/col/x", json={"payload": "newer"}, headers={IMS: f"{float(seeded.stamp) - 0.01:.2f}"})
+    assert r.status_code == 200

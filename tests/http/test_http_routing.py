@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import time
+
 import pytest
 from http_support import PUBLIC_URL, SECRET, assert_error, credentials
 
+from syncstorage import __version__
 from syncstorage.auth import derived_secret, hawk_header, make_token
 
 
@@ -55,6 +60,32 @@ def test_wrong_method_is_405(client, method, path):
     r = client.request(method, path, content=b'{"whatever": 1}')
     assert_error(r, 405)
     assert "X-Weave-Timestamp" in r.headers
+
+
+ALLOWED = {
+    "": {"DELETE"},
+    "/storage": {"DELETE"},
+    "/info/collections": {"GET", "HEAD"},
+    "/info/quota": {"GET", "HEAD"},
+    "/info/collection_usage": {"GET", "HEAD"},
+    "/info/collection_counts": {"GET", "HEAD"},
+    "/info/configuration": {"GET", "HEAD"},
+    "/storage/col": {"GET", "HEAD", "POST", "DELETE"},
+    "/storage/col/item": {"GET", "HEAD", "PUT", "DELETE"},
+}
+
+
+@pytest.mark.parametrize("path", list(ALLOWED))
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+def test_every_other_method_is_405(client, path, method):
+    if method in ALLOWED[path]:
+        return
+    before = client.state()
+    r = client.request(method, path, content=b'[{"id": "a"}]')
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.content == (b"" if method == "HEAD" else b"0")
+    assert client.state() == before
 
 
 def test_item_id_is_percent_decoded(client):
@@ -113,6 +144,38 @@ def test_expired_token_only_for_info_collections(client):
     assert_error(client.get("/storage/bookmarks", auth=expired), 401)
     long_expired = credentials(1, duration=-7300)
     assert_error(client.get("/info/collections", auth=long_expired), 401)
+
+
+def test_expired_token_grace_is_for_exactly_info_collections(client):
+    expired = credentials(1, duration=-60)
+    assert client.request("HEAD", "/info/collections", auth=expired).status_code == 200
+    # the item "collections" of a collection named "info" is no exception
+    assert_error(client.get("/storage/info/collections", auth=expired), 401)
+    assert_error(client.get("/storage/info", auth=expired), 401)
+    assert_error(client.delete("", auth=expired), 401)
+    assert_error(client.put("/storage/info/collections", json={}, auth=expired), 401)
+
+
+def test_stale_timestamp_is_401_with_server_time(client):
+    token_auth = client.auth
+    ts = int(time.time()) - 3600
+    header = hawk_header("GET", client.base + "/info/collections", token_auth.token, token_auth.key, ts=ts)
+    r = client.http.get(client.base + "/info/collections", headers={"Authorization": header})
+    assert_error(r, 401)
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge.startswith('Hawk ts="') and 'tsm="' in challenge and 'error="Stale timestamp"' in challenge
+    server_ts = int(challenge.split('"')[1])
+    assert abs(server_ts - time.time()) < 5
+
+
+def test_bad_mac_and_malformed_header_are_401(client):
+    r = client.get("/info/collections")
+    signed = r.request.headers["Authorization"]
+    mac = signed.split('mac="')[1].split('"')[0]
+    forged = signed.replace(mac, "A" * len(mac))
+    assert_error(client.http.get(client.base + "/info/collections", headers={"Authorization": forged}), 401)
+    for value in ("Hawk", "Hawk id=1", "Basic dXNlcjpwYXNz", 'Hawk id="x", ts="1", nonce="n"'):
+        assert_error(client.http.get(client.base + "/info/collections", headers={"Authorization": value}), 401)
 
 
 def test_replayed_request_is_401(client):
@@ -224,3 +287,59 @@ def test_configured_origin(make_client, sqlite_url):
     r = client.http.options(PUBLIC_URL + "/1.5/1/storage/c", headers={**PREFLIGHT, "Origin": "https://evil.example"})
     assert r.status_code == 200
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_version_reports_the_commit(make_client, sqlite_url, monkeypatch):
+    # From a git checkout: its HEAD, read once
+    client = make_client(sqlite_url)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    body = client.http.get(PUBLIC_URL + "/__version__").json()
+    assert body["commit"] == head
+    assert body["version"] == __version__
+    # A build sets SYNCSTORAGE_COMMIT
+    monkeypatch.setenv("SYNCSTORAGE_COMMIT", "0123abcd")
+    client = make_client(sqlite_url)
+    assert client.http.get(PUBLIC_URL + "/__version__").json()["commit"] == "0123abcd"
+
+
+# --- optional behaviours (§7 X-Weave-Backoff, §15.3 old iOS clients) ---------
+
+
+def test_backoff_header_when_configured(make_client, sqlite_url):
+    client = make_client(sqlite_url, backoff_seconds=1800)
+    for r in (client.get("/info/collections"), client.get("/nope"), client.get("/info/quota", auth=False)):
+        assert r.headers["X-Weave-Backoff"] == "1800"
+    client = make_client(sqlite_url)
+    assert "X-Weave-Backoff" not in client.get("/info/collections").headers
+
+
+OLD_IOS = "Firefox-iOS-Sync/18.0b1 (iPhone; iPhone OS 13.2.2) (Fennec (synctesting))"
+
+
+@pytest.mark.parametrize(
+    "user_agent,rejected",
+    [
+        (OLD_IOS, True),
+        ("Firefox-iOS-Sync/19.2.1b6543 (iPad; iPhone OS 12.0) (Home)", True),
+        ("Firefox-iOS-Sync/20.0b1 (iPhone; iPhone OS 13.2.2) (Fennec)", False),
+        ("Firefox-iOS-Sync/108.0b24012 (iPhone; iPhone OS 16.1) (Fennec)", False),
+        ("Firefox-iOS-Sync/18.0b1", False),  # not the full form
+        ("Firefox-iOS-Sync/" + "1" * 5000 + ".0b1 (iPhone; iPhone OS 13) (x)", False),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", False),
+        ("Firefox/120.0 (Linux x86_64) FxSync/1.118.0.20231016.desktop", False),
+    ],
+)
+def test_old_ios_clients_get_503(client, user_agent, rejected, caplog):
+    caplog.set_level(logging.INFO, logger="syncstorage.request")
+    r = client.get("/info/collections", headers={"User-Agent": user_agent})
+    if rejected:
+        assert_error(r, 503)
+        # the request log says why (docs/configuration.md, log_format)
+        assert caplog.records[-1].fields["reason"] == "Firefox iOS client older than 20"
+    else:
+        assert r.status_code == 200
+
+
+def test_old_ios_rejection_can_be_turned_off(make_client, sqlite_url):
+    client = make_client(sqlite_url, reject_old_ios_clients=False)
+    assert client.get("/info/collections", headers={"User-Agent": OLD_IOS}).status_code == 200

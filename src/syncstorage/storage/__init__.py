@@ -156,6 +156,10 @@ class Session(Protocol):
     def append_to_batch(self, batch: int, items: list[BSOUpdate]) -> None:
         """Stage items, merging with earlier stagings of the same id."""
 
+    def staged_size(self, batch: int) -> int:
+        """Payload bytes staged in the batch (what its commit would write, for
+        the quota check of storage-api §13)."""
+
     def commit_batch(self, batch: int) -> int:
         """Apply the staged items with modified = now (COALESCE merge), touch
         the collection, close the batch. Returns now."""

@@ -24,6 +24,7 @@ from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
+from syncstorage.web.clients import is_rejected_user_agent
 from syncstorage.web.context import Call, Context, Result
 from syncstorage.web.errors import (
     OVER_QUOTA,
@@ -34,7 +35,7 @@ from syncstorage.web.errors import (
     error_body,
 )
 from syncstorage.web.routing import API_PREFIX, resolve
-from syncstorage.web.validation import parse_query
+from syncstorage.web.validation import DIGITS_RE, bounded_int, parse_query
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class StorageAPIRoute(BaseRoute):
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["raw_path"])
             result = _error_result(HTTPError(500))
-        await _send(send, result, head=scope["method"] == "HEAD")
+        await _send(send, result, self.ctx.extra_headers, head=scope["method"] == "HEAD")
 
     async def _respond(self, scope: Scope, receive: Receive, started: float) -> Result:
         method = scope["method"]
@@ -113,6 +114,9 @@ class StorageAPIRoute(BaseRoute):
         if handler is None:
             raise HTTPError(405)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.ctx.reject_old_ios_clients and is_rejected_user_agent(headers.get("user-agent")):
+            state["reason"] = "Firefox iOS client older than 20"
+            raise HTTPError(503)  # storage-api §15.3
         body = await self._read_body(receive, headers) if method in _WITH_BODY else b""
         query_string = scope["query_string"].decode("latin-1")
         call = Call(as_method, target, parse_query(query_string), headers, body)
@@ -136,7 +140,7 @@ class StorageAPIRoute(BaseRoute):
         """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
         limit = self.max_request_bytes
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if DIGITS_RE.fullmatch(declared) and bounded_int(declared, limit + 1) > limit:
             raise HTTPError(413, SIZE_LIMIT)
         chunks = []
         size = 0
@@ -198,7 +202,9 @@ def _error_result(exc: HTTPError) -> Result:
     )
 
 
-async def _send(send: Send, result: Result, head: bool) -> None:
+async def _send(
+    send: Send, result: Result, extra_headers: list[tuple[bytes, bytes]], head: bool
+) -> None:
     headers = [(b"content-length", str(len(result.body)).encode())]
     if result.body or result.status < 300:  # 304/412 have neither (§14.1)
         headers.append((b"content-type", result.content_type.encode()))
@@ -210,5 +216,6 @@ async def _send(send: Send, result: Result, head: bool) -> None:
         timestamp = max(now_ms(), result.last_modified or 0)
     headers.append((b"x-weave-timestamp", format_ms(timestamp).encode()))
     headers.extend((k.lower().encode(), v.encode()) for k, v in result.headers.items())
+    headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": result.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else result.body})

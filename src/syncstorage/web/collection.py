@@ -46,8 +46,8 @@ def post_collection(ctx: Context, call: Call) -> Result:
     with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
         ts = s.collection_timestamp() or 0
         pre.check(ts)
-        quota_headers = check_quota(ctx.quota_limit, s, items.payload_bytes)
         if batch.batch is None:
+            quota_headers = check_quota(ctx.quota_limit, s, items.payload_bytes)
             now = s.set_items(items.accepted)  # an empty list still bumps it (§9.2)
             return _written(now, items.success, items.failed, quota_headers)
         if batch.batch == "new":
@@ -56,6 +56,10 @@ def post_collection(ctx: Context, call: Call) -> Result:
             batch_id = batch.batch
             if not s.batch_exists(batch_id):
                 raise bad_request()  # rolled back: the batch stays usable (§9.4)
+        new_bytes = items.payload_bytes
+        if batch.commit and ctx.quota_limit is not None:
+            new_bytes += s.staged_size(batch_id)  # a commit writes what was staged (§13)
+        quota_headers = check_quota(ctx.quota_limit, s, new_bytes)
         if items.accepted:
             s.append_to_batch(batch_id, items.accepted)
         if batch.commit:

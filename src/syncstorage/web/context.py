@@ -39,6 +39,11 @@ class Context:
         if self.quota_limit is not None:
             advertised["max_quota_limit"] = self.quota_limit
         self.configuration_body = orjson.dumps(advertised)
+        self.reject_old_ios_clients = settings.reject_old_ios_clients
+        # Headers added to every storage API answer (storage-api §7)
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+        if settings.backoff_seconds:
+            self.extra_headers.append((b"x-weave-backoff", str(settings.backoff_seconds).encode()))
 
 
 @dataclass(slots=True)

@@ -5,7 +5,10 @@ Served at the bare root and, through the prefix middleware, below the prefix.
 
 from __future__ import annotations
 
+import functools
 import logging
+import subprocess
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
     quota = {"enabled": settings.quota_enabled, "size": settings.max_quota_limit}
-    version = {"source": "syncstorage", "version": __version__, "commit": "unknown", "build": "unknown"}
+    commit = settings.commit
 
     async def heartbeat(request: Request) -> Response:
         try:
@@ -37,10 +40,34 @@ def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
         return JSONResponse({})
 
     async def version_info(request: Request) -> Response:
-        return JSONResponse(version)
+        return JSONResponse(
+            {
+                "source": "syncstorage",
+                "version": __version__,
+                "commit": commit or await run_in_threadpool(_checkout_commit),
+                "build": "unknown",
+            }
+        )
 
     return [
         Route("/__heartbeat__", heartbeat, methods=["GET"]),
         Route("/__lbheartbeat__", lbheartbeat, methods=["GET"]),
         Route("/__version__", version_info, methods=["GET"]),
     ]
+
+
+@functools.cache  # asked once per process, never per request
+def _checkout_commit() -> str:
+    """The commit of the git checkout the server runs from, or "unknown"
+    (an installed package; set SYNCSTORAGE_COMMIT when building it)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"

@@ -23,7 +23,7 @@ TTL_LIMIT = 999_999_999  # storage-api §3.1: 0 ... limit inclusive
 # no record is modified after year 2286, no listing has a billion rows.
 MAX_TIMESTAMP_MS = 10**16
 MAX_LIMIT = 10**9
-_DIGITS_RE = re.compile(r"[0-9]+")
+DIGITS_RE = re.compile(r"[0-9]+")
 _SORTS = {s.value: s for s in Sort}
 
 
@@ -36,6 +36,17 @@ def parse_query(query_string: str) -> dict[str, str]:
     if not query_string:
         return {}
     return dict(parse_qsl(query_string, keep_blank_values=True, errors="replace"))
+
+
+def bounded_int(digits: str, ceiling: int) -> int:
+    """The value of a string of ASCII digits, capped at `ceiling`.
+
+    Checks the length first: Python refuses to convert more than 4300 digits
+    (a ValueError, hence a 500) and a client may send any number of them."""
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(ceiling)):
+        return ceiling
+    return min(int(significant or "0"), ceiling)
 
 
 def _timestamp(value: str) -> int:
@@ -63,9 +74,9 @@ def parse_item_query(query: Mapping[str, str]) -> ItemQuery:
     if (older := query.get("older")) is not None:
         q.older = _timestamp(older)
     if (limit := query.get("limit")) is not None:
-        if _DIGITS_RE.fullmatch(limit) is None:
+        if DIGITS_RE.fullmatch(limit) is None:
             raise bad_request()
-        q.limit = min(int(limit), MAX_LIMIT)
+        q.limit = bounded_int(limit, MAX_LIMIT)
     if (sort := query.get("sort")) is not None:
         if sort not in _SORTS:
             raise bad_request()
@@ -91,7 +102,7 @@ def decode_batch_id(value: str) -> int:
         decoded = None
     for text in (decoded, value):
         # at most 18 digits: the id is a BIGINT (ms timestamp, storage-model §7.1)
-        if text is not None and len(text) <= 18 and _DIGITS_RE.fullmatch(text):
+        if text is not None and len(text) <= 18 and DIGITS_RE.fullmatch(text):
             return int(text)
     raise bad_request()
 
@@ -161,9 +172,10 @@ def check_size_hints(headers: Mapping[str, str], limits: Mapping[str, int]) -> N
         if value is None:
             continue
         value = value.strip()
-        if _DIGITS_RE.fullmatch(value) is None:
+        if DIGITS_RE.fullmatch(value) is None:
             raise bad_request()
-        if int(value) > limits[limit_name]:
+        limit = limits[limit_name]
+        if bounded_int(value, limit + 1) > limit:
             raise bad_request(SIZE_LIMIT)
 
 
@@ -197,6 +209,12 @@ def check_bso(obj: dict, id: str) -> BSOUpdate | str:
     if ttl is not None and (type(ttl) is not int or not 0 <= ttl <= TTL_LIMIT):
         return "invalid ttl"
     payload = obj.get("payload")
-    if payload is not None and type(payload) is not str:
-        return "payload not a string"
+    if payload is not None:
+        if type(payload) is not str:
+            return "payload not a string"
+        # PostgreSQL text cannot hold U+0000 (a 500 otherwise); clients never
+        # send it (their payloads are JSON text, where it would be escaped),
+        # so it is refused on every database alike.
+        if "\x00" in payload:
+            return "payload contains NUL"
     return BSOUpdate(id=id, payload=payload, sortindex=sortindex, ttl=ttl)

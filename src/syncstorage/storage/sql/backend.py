@@ -543,6 +543,13 @@ class SQLSession:
             lambda *shape: _supplied_columns(*shape, ttl_column="ttl_offset"),
         )
 
+    def staged_size(self, batch: int) -> int:
+        items = self.tables.items_for(batch)
+        query = sa.select(sa.func.sum(items.c.payload_size)).where(
+            items.c.batch == batch, items.c.userid == self.userid
+        )
+        return int(self.conn.execute(query).scalar() or 0)  # some drivers give Decimal
+
     def commit_batch(self, batch: int) -> int:
         self._require_write()
         items, bso = self.tables.items_for(batch), self.bso
