@@ -127,7 +127,7 @@ class Statements:
                 select = select.where(table.c.modified <= bind("bound"))
             select = select.order_by(modified.desc(), table.c.id.desc())
         if shape.limit:
-            select = select.limit(bind("limit", type_=sa.Integer))
+            select = select.limit(bind("limit", type_=sa.BigInteger))
         if shape.skip:
-            select = select.offset(bind("skip", type_=sa.Integer))
+            select = select.offset(bind("skip", type_=sa.BigInteger))
         return select
