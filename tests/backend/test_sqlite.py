@@ -56,11 +56,13 @@ def _hold_write_lock(storage, seconds: float) -> tuple[threading.Thread, list[fl
     time it committed."""
     locked, committed = threading.Event(), []
 
+    def hold_in(session):
+        session.set_items([BSOUpdate("held")])
+        locked.set()
+        time.sleep(seconds)
+
     def hold():
-        with storage.session(1, "bookmarks", write=True) as session:
-            session.set_items([BSOUpdate("held")])
-            locked.set()
-            time.sleep(seconds)
+        write(storage, 1, "bookmarks", hold_in)  # retries a same-ms conflict
         committed.append(time.monotonic())
 
     thread = threading.Thread(target=hold)
@@ -75,15 +77,16 @@ def test_waiting_writer_starts_as_soon_as_the_lock_is_free(storage):
     sleep while the lock is free (docs/performance.md, change 1)."""
     write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a")]))
     delays = []
-    for _ in range(3):
+    for _ in range(5):
         thread, committed = _hold_write_lock(storage, 0.7)
         with storage.session(1, "bookmarks", write=True) as session:
             started = time.monotonic()
             session.set_items([BSOUpdate("b")])
         thread.join()
         delays.append(started - committed[0])
-    # the busy handler would wake 0-100 ms (50 on average) after the commit
-    assert max(delays) < 0.03, delays
+    # the busy handler wakes 0-100 ms (50 on average) after the commit; the
+    # median keeps one thread starved of CPU on a loaded machine from failing it
+    assert sorted(delays)[2] < 0.02, delays
 
 
 def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
