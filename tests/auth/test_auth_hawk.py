@@ -100,3 +100,46 @@ def test_stale_timestamp_header():
     value = stale_timestamp_header(KEY, 1700000100)
     tsm = base64.b64encode(hmac.new(KEY, b"hawk.1.ts\n1700000100\n", hashlib.sha256).digest()).decode()
     assert value == f'Hawk ts="1700000100", tsm="{tsm}", error="Stale timestamp"'
+
+
+def test_plain_header_fast_path_follows_the_full_grammar():
+    """The split-on-quotes path for headers without backslashes must accept,
+    refuse and read exactly what the escape-aware parser does (§3.1)."""
+    import random
+
+    from syncstorage.auth.hawk import _escaped_pairs, _plain_pairs
+
+    rng = random.Random(6)
+    alphabet = ['"', ",", " ", "\t", "=", "a", "id", "ts", "Z", "1", "+/", "é"]
+    samples = [
+        'id="t", ts="1", nonce="n", mac="m=="',
+        'id = "t" ,ts="1",nonce="n",mac="m",',
+        'id="t" ,',
+        'id="", ts="1"',
+        'id="a,b=c", ts="1"',
+    ]
+
+    def attribute() -> str:
+        space = lambda: rng.choice(["", " ", "  "])  # noqa: E731
+        value = "".join(rng.choice(["a", "=", ",", " ", "+/"]) for _ in range(rng.randint(0, 4)))
+        return f"{space()}{rng.choice(['id', 'ts', 'mac'])}{space()}={space()}\"{value}\"{space()}"
+
+    for _ in range(20000):
+        text = ",".join(attribute() for _ in range(rng.randint(1, 3)))
+        for _ in range(rng.randint(0, 2)):  # then damage it
+            at = rng.randint(0, len(text))
+            text = text[:at] + rng.choice(alphabet) + text[at + rng.randint(0, 1) :]
+        samples.append(text.strip())
+
+    def outcome(parse, text):
+        try:
+            return parse(text)
+        except AuthError as exc:
+            return str(exc)
+
+    accepted = 0
+    for text in samples:
+        expected = outcome(_escaped_pairs, text)
+        assert outcome(_plain_pairs, text) == expected, text
+        accepted += isinstance(expected, list) and bool(expected)
+    assert accepted > 100  # the random samples reach the accepting paths too

@@ -78,11 +78,15 @@ def test_blocked_writer_gets_conflict(storage_url, layout):
         write(holder, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a")]))
         locked, release = threading.Event(), threading.Event()
 
+        def hold_in(session):
+            session.set_items([BSOUpdate("b")])
+            locked.set()
+            release.wait(30)
+
         def hold():
-            with holder.session(1, "bookmarks", write=True) as session:
-                session.set_items([BSOUpdate("b")])
-                locked.set()
-                release.wait(30)
+            # retries the same-10-ms conflict with the write just above,
+            # which would otherwise end this thread before it signals
+            write(holder, 1, "bookmarks", hold_in)
 
         with ThreadPoolExecutor(1) as pool:
             held = pool.submit(hold)

@@ -30,6 +30,7 @@ from .. import (
 )
 from . import dialects
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
+from .statements import ListingShape, Statements
 from .schema import (
     BATCH_LIFETIME_MS,
     DEFAULT_SHARDSIZE,
@@ -75,6 +76,7 @@ class SQLStorage:
         self.engine = sa.create_engine(self.url, **options)
         metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
+        self.statements = Statements(self.tables, self.dialect)
         self.collection_ids = CollectionIdCache(collection_cache_size)
 
     # --- the interface ---
@@ -152,7 +154,7 @@ class SQLStorage:
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{dialects.WRITE_OPTION: write})
-                with conn.begin():
+                with self.dialect.writer_turn(write), conn.begin():
                     yield conn
         except sa.exc.DBAPIError as exc:
             translated = self.dialect.classify(exc)
@@ -182,6 +184,8 @@ class SQLSession:
         self.collection = collection
         self.write = write
         self.bso = storage.tables.bso_for(userid)
+        self.statements = storage.statements
+        self.bso_statements = storage.statements.bso(self.bso)
         self.now = 0
         self.collection_id: int | None = None
         # last_modified of the locked user_collections row (None: no row)
@@ -206,11 +210,9 @@ class SQLSession:
         self.now = timestamps.now_ms()
 
     def _lock(self, collectionid: int) -> None:
-        uc = self.tables.user_collections
-        query = sa.select(uc.c.last_modified).where(
-            uc.c.userid == self.userid, uc.c.collection == collectionid
-        )
-        self._last_modified = self.conn.execute(self.dialect.lock(query, self.write)).scalar()
+        self._last_modified = self.conn.execute(
+            self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
+        ).scalar()
         self.now = timestamps.now_ms()
         self._check_advances(self._last_modified)
 
@@ -265,16 +267,12 @@ class SQLSession:
 
     # --- reads without a collection ---
     def storage_timestamp(self) -> int:
-        uc = self.tables.user_collections
-        query = sa.select(sa.func.max(uc.c.last_modified)).where(uc.c.userid == self.userid)
-        return self.conn.execute(query).scalar() or 0
+        query = self.statements.storage_timestamp
+        return self.conn.execute(query, {"uid": self.userid}).scalar() or 0
 
     def collection_timestamps(self) -> dict[str, int]:
-        uc = self.tables.user_collections
-        query = sa.select(uc.c.collection, uc.c.last_modified).where(
-            uc.c.userid == self.userid, uc.c.collection != TOMBSTONE_COLLECTION
-        )
-        return self._by_name(self.conn.execute(query))
+        query = self.statements.collection_timestamps
+        return self._by_name(self.conn.execute(query, {"uid": self.userid}))
 
     def _per_collection(self, aggregate) -> dict[str, int]:
         bso = self.bso
@@ -302,67 +300,41 @@ class SQLSession:
     def collection_timestamp(self) -> int | None:
         return self._last_modified if self.collection_id is not None else None
 
-    def _live_item(self, id: str) -> sa.ColumnElement[bool]:
-        bso = self.bso
-        return sa.and_(
-            bso.c.userid == self.userid,
-            bso.c.collection == self.collection_id,
-            bso.c.id == id,
-            bso.c.ttl > self.now_s,
-        )
+    def _live_item(self, id: str) -> dict:
+        """Parameters of the single-item statements (`BSOStatements`)."""
+        return {"uid": self.userid, "cid": self.collection_id, "item": id, "now_s": self.now_s}
 
     def item_timestamp(self, id: str) -> int | None:
         if self.collection_id is None:
             return None
-        query = sa.select(self.bso.c.modified).where(self._live_item(id))
-        return self.conn.execute(query).scalar()
+        return self.conn.execute(self.bso_statements.item_timestamp, self._live_item(id)).scalar()
 
     def get_item(self, id: str) -> BSO | None:
         if self.collection_id is None:
             return None
-        bso = self.bso
-        query = sa.select(bso.c.id, bso.c.modified, bso.c.payload, bso.c.sortindex).where(
-            self._live_item(id)
-        )
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(self.bso_statements.get_item, self._live_item(id)).first()
         return BSO(*row) if row is not None else None
 
     def find_items(self, query: ItemQuery) -> Page:
         bound, skip = _decode_offset(query)
         if self.collection_id is None or query.limit == 0 or query.ids == []:
             return Page([], None)
-        bso = self.bso
-        columns = [bso.c.id, bso.c.modified, bso.c.sortindex]
-        if query.full:
-            columns.append(bso.c.payload)
-        select = sa.select(*columns).where(
-            bso.c.userid == self.userid,
-            bso.c.collection == self.collection_id,
-            bso.c.ttl > self.now_s,
+        shape = ListingShape(
+            full=query.full,
+            ids=query.ids is not None,
+            newer=query.newer is not None,
+            older=query.older is not None,
+            sort=query.sort,
+            bound=bound is not None,
+            limit=query.limit is not None,
+            skip=bool(skip),
         )
-        if query.ids is not None:
-            select = select.where(bso.c.id.in_(query.ids))
-        if query.newer is not None:
-            select = select.where(bso.c.modified > query.newer)
-        if query.older is not None:
-            select = select.where(bso.c.modified < query.older)
-        # storage-api §12: every order ends in id, so rows sharing a
-        # timestamp keep a fixed order and a skip count is exact
-        if query.sort is Sort.OLDEST:
-            if bound is not None:
-                select = select.where(bso.c.modified >= bound)
-            select = select.order_by(bso.c.modified.asc(), bso.c.id.asc())
-        elif query.sort is Sort.INDEX:
-            select = select.order_by(self.dialect.sortindex_desc(bso.c.sortindex), bso.c.id.desc())
-        else:
-            if bound is not None:
-                select = select.where(bso.c.modified <= bound)
-            select = select.order_by(bso.c.modified.desc(), bso.c.id.desc())
+        params = {"uid": self.userid, "cid": self.collection_id, "now_s": self.now_s}
+        params.update(ids=query.ids, newer=query.newer, older=query.older, bound=bound, skip=skip)
         if query.limit is not None:
-            select = select.limit(query.limit + 1)
-        if skip:
-            select = select.offset(skip)
-        rows = self.conn.execute(select).all()
+            params["limit"] = query.limit + 1  # one more: is there a next page?
+        select = self.statements.listing(self.bso, shape)
+        rows = self.conn.execute(select, params).all()
         if query.full:
             items = [BSO(r.id, r.modified, r.payload, r.sortindex) for r in rows]
         else:
@@ -425,13 +397,10 @@ class SQLSession:
 
     def _touch(self) -> None:
         """Set the collection's last_modified to now (storage-model §6.2)."""
-        uc = self.tables.user_collections
-        key = sa.and_(uc.c.userid == self.userid, uc.c.collection == self.collection_id)
         if self._last_modified is None:
             inserted = self.conn.execute(
-                self.dialect.insert_ignore(uc).values(
-                    userid=self.userid, collection=self.collection_id, last_modified=self.now
-                )
+                self.statements.create_user_collection,
+                {"userid": self.userid, "collection": self.collection_id, "last_modified": self.now},
             ).rowcount
             if inserted:
                 self._last_modified = self.now
@@ -439,15 +408,16 @@ class SQLSession:
             # storage-model §5.5: another first write created the row since
             # our lock found none; lock it now and apply the conflict rule
             self._lock_existing(self.collection_id)
-        self.conn.execute(sa.update(uc).where(key).values(last_modified=self.now))
+        self.conn.execute(
+            self.statements.touch, {"uid": self.userid, "cid": self.collection_id, "now": self.now}
+        )
         self._last_modified = self.now
 
     def _lock_existing(self, collectionid: int) -> None:
-        uc = self.tables.user_collections
-        query = sa.select(uc.c.last_modified).where(
-            uc.c.userid == self.userid, uc.c.collection == collectionid
+        query = self.statements.lock[True]
+        self._check_advances(
+            self.conn.execute(query, {"uid": self.userid, "cid": collectionid}).scalar()
         )
-        self._check_advances(self.conn.execute(self.dialect.lock(query, True)).scalar())
 
     def _write_tombstone(self) -> None:
         """Record this deletion's time (storage-api §4.4). Never lowered, so
@@ -471,7 +441,7 @@ class SQLSession:
 
     def delete_item(self, id: str) -> bool:
         self._require_write()
-        deleted = self.conn.execute(sa.delete(self.bso).where(self._live_item(id))).rowcount
+        deleted = self.conn.execute(self.bso_statements.delete_item, self._live_item(id)).rowcount
         if deleted:
             self._touch()
         return bool(deleted)

@@ -56,7 +56,9 @@ def _bso_table(metadata: sa.MetaData, name: str) -> sa.Table:
         sa.Column("payload_size", sa.Integer, nullable=False, server_default="0"),
         sa.Column("ttl", sa.BigInteger, nullable=False, server_default=str(MAX_TTL)),
         sa.Index(f"{name}_ttl_idx", "ttl"),
-        sa.Index(f"{name}_usr_col_mod_idx", "userid", "collection", "modified"),
+        # listing orders served by the index alone (migration 0003)
+        sa.Index(f"{name}_usr_col_mod_idx", "userid", "collection", "modified", "id", "ttl"),
+        sa.Index(f"{name}_usr_col_sortindex_idx", "userid", "collection", "sortindex", "id", "ttl"),
         **_MYSQL,
     )
 
