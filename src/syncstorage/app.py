@@ -40,7 +40,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     if storage is None:
         from syncstorage.storage.sql import SQLStorage
 
-        storage = SQLStorage(settings.effective_database_url)
+        storage = SQLStorage(settings.effective_database_url, **settings.storage_layout)
     authenticator = HawkAuthenticator.from_settings(
         settings, make_nonce_store(settings.nonce_store_url)
     )

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     # is a terminal, JSON otherwise (a service manager, a container).
     log_format: Literal["auto", "json", "human"] = "auto"
 
+    # --- storage layout (storage-model §3.6) ---
+    # Spread bso and batch_upload_items over `shardsize` tables by user id,
+    # as the original server could for very large MySQL installs. Chosen when
+    # the database is created: changing it later needs a new database.
+    shard: bool = False
+    shardsize: int = Field(default=100, gt=0, le=1000)
+
     # --- housekeeping ---
     # Seconds between purges of expired items and stale batches inside
     # `serve` (syncstorage.background_purge); 0 = off (run `syncstorage purge`).
@@ -223,6 +230,11 @@ class Settings(BaseSettings):
         return self
 
     # --- derived values ---
+    @property
+    def storage_layout(self) -> dict:
+        """Keyword arguments for SQLStorage and migrate.upgrade."""
+        return {"shard": self.shard, "shardsize": self.shardsize}
+
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
 from e2e.server import invoke_cli, server_environment
+from syncstorage.auth import derived_secret, hawk_header, make_token
+from syncstorage.app import create_app
+from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
 
 
@@ -35,3 +41,29 @@ def test_unreachable_database_is_one_line(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("syncstorage: database mysql://root:***@127.0.0.1:1/sync: ")
         assert "topsecret" not in result.stderr
+
+
+def test_shard_settings_reach_schema_and_server(sqlite_url, tmp_path):
+    """SYNCSTORAGE_SHARD/SHARDSIZE (storage-model §3.6) give `db upgrade` the
+    sharded tables, and the app's storage writes a user's rows into its shard."""
+    env = server_environment(database_url=sqlite_url, data_dir=str(tmp_path), shard="true", shardsize="3")
+    upgraded = invoke_cli("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    engine = sa.create_engine(sqlite_url)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"bso0", "bso1", "bso2", "batch_upload_items2"} <= tables
+    assert "bso" not in tables and "bso3" not in tables
+
+    public_url, secret = "http://localhost:8000", "s" * 32
+    settings = Settings(database_url=sqlite_url, master_secret=secret, public_url=public_url, shard=True, shardsize=3)
+    token = make_token({"uid": 5, "node": public_url}, secret)
+    key = derived_secret(token, secret)
+    url = f"{public_url}/1.5/5/storage/bookmarks/a"
+    with TestClient(create_app(settings)) as http:
+        put = http.put(url, json={"payload": "x"}, headers={"Authorization": hawk_header("PUT", url, token, key)})
+        assert put.status_code == 200, put.text
+        got = http.get(url, headers={"Authorization": hawk_header("GET", url, token, key)})
+        assert got.json()["payload"] == "x"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT id FROM bso2")).scalars().all() == ["a"]  # 5 mod 3
+    engine.dispose()

@@ -45,12 +45,13 @@ def require_current_schema(url: str) -> None:
         )
 
 
-def upgrade_schema(url: str) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; returns (before, after)."""
+def upgrade_schema(url: str, layout: dict | None = None) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after).
+    `layout` is Settings.storage_layout (sharding), for the storage database."""
     before, head = schema_revisions(url)
     if before != head:
         try:
-            migrate.upgrade(url)
+            migrate.upgrade(url, **(layout or {}))
         except sa.exc.SQLAlchemyError as exc:
             problem = database_problem(url, exc)
             if before is None and has_syncserver_tables(url):
@@ -62,9 +63,9 @@ def upgrade_schema(url: str) -> tuple[str | None, str]:
     return before, head
 
 
-def ensure_schema(url: str) -> None:
+def ensure_schema(url: str, layout: dict | None = None) -> None:
     """Used by `serve`: a new database gets its tables, an old one is upgraded."""
-    before, head = upgrade_schema(url)
+    before, head = upgrade_schema(url, layout)
     if before is None:
         log.info("created the database schema (revision %s) in %s", head, masked_url(url))
     elif before != head:
@@ -85,7 +86,7 @@ def upgrade(config_file) -> None:
     if settings.effective_tokenserver_database_url not in urls:
         urls.append(settings.effective_tokenserver_database_url)  # the tokenserver's own database
     for url in urls:
-        before, head = upgrade_schema(url)
+        before, head = upgrade_schema(url, settings.storage_layout if url == urls[0] else None)
         where = "" if url == urls[0] else f" in {masked_url(url)}"
         if before == head:
             click.echo(f"schema already current (revision {head}){where}")

@@ -45,8 +45,8 @@ def import_syncserver_command(config_file, source_url: str, chunk_size: int) -> 
         except OSError as exc:
             raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
     url = settings.effective_database_url
-    ensure_schema(url)
-    storage = SQLStorage(url)
+    ensure_schema(url, settings.storage_layout)
+    storage = SQLStorage(url, **settings.storage_layout)
     token_engine = make_engine(settings.effective_tokenserver_database_url)
     try:
         summary = import_syncserver(

@@ -109,7 +109,7 @@ def purge(config_file, grace, batch_size, dry_run, interval) -> None:
     setup_logging(settings.log_format)
     url = settings.effective_database_url
     require_current_schema(url)
-    storage = SQLStorage(url)
+    storage = SQLStorage(url, **settings.storage_layout)
     # systemd and docker stop with SIGTERM: finish like Ctrl-C, between passes'
     # transactions or rolled back, never half-applied.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -114,7 +114,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         except OSError as exc:
             raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
     settings = with_master_secret(settings)
-    ensure_schema(settings.effective_database_url)
+    ensure_schema(settings.effective_database_url, settings.storage_layout)
     if settings.tokenserver_enabled and settings.effective_tokenserver_database_url != settings.effective_database_url:
         ensure_schema(settings.effective_tokenserver_database_url)
 

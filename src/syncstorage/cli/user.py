@@ -74,7 +74,7 @@ def collection_rows(storage: SQLStorage, uid: int) -> list[tuple[str, int, int, 
 def open_storage(settings: Settings) -> SQLStorage:
     url = settings.effective_database_url
     require_current_schema(url)
-    return SQLStorage(url)
+    return SQLStorage(url, **settings.storage_layout)
 
 
 @click.command()
