@@ -56,7 +56,7 @@ def checks(results: dict) -> list[dict]:
     row("big collection newer fetch p50", "big_collection.newer_fetch.p50_ms", "ms", "< 5", lambda v: v < 5)
     row("big collection ids= fetch p50", "big_collection.ids_fetch.p50_ms", "ms", "< 10", lambda v: v < 10)
     row("big collection paging", "big_collection.paging.records_per_s", "rec/s", ">= 50,000", lambda v: v >= 50_000)
-    for name in ("first_sync", "steady", "big_collection", "ceiling"):
+    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale"):
         if name in results:
             rows.append({"figure": f"{name} errors", "value": results[name]["errors"], "unit": "",
                          "target": "0", "ok": results[name]["errors"] == 0})  # fmt: skip
@@ -93,9 +93,22 @@ def print_table(results: dict, console: Console | None = None) -> None:
                     f"{phase['generator_cpu_pct']:.0f}%", f"{phase['other_processes_cpu_pct']:.0f}%",
                     f"{phase[f'server_cpu_us_per_{unit}']:,.0f} µs/{unit[:3]}")  # fmt: skip
     console.print(cpu)
-    for name in ("first_sync", "steady", "big_collection", "ceiling"):
+    if "scale" in results:
+        print_scale(results["scale"], console)
+    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale"):
         for sample in results.get(name, {}).get("error_samples", []):
             console.print(f"[red]{name}:[/] {sample}")
+
+
+def print_scale(scale: dict, console: Console) -> None:
+    table = Table(title="Scale behaviour (one user, one collection)")
+    for column in ("records", "newer p50 ms", "ids= p50 ms", "paging rec/s", "purged rows", "purge rows/s"):
+        table.add_column(column, justify="right")
+    for row in scale["rows"]:
+        table.add_row(f"{row['records']:,}", f"{row['newer_fetch']['p50_ms']:.2f}",
+                      f"{row['ids_fetch']['p50_ms']:.2f}", f"{row['paging']['records_per_s']:,.0f}",
+                      f"{row['purge']['expired']:,}", f"{row['purge']['rows_per_s']:,.0f}")  # fmt: skip
+    console.print(table)
 
 
 def write_json(results: dict, path: Path) -> None:

@@ -19,14 +19,17 @@ from sqlalchemy.engine import make_url
 from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
-from bench.workloads import big_collection, first_sync, steady
+from bench.workloads import big_collection, first_sync, scale, steady
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
+# Not run by default (minutes, several users of up to 100,000 records): --only scale
+OPTIONAL_WORKLOADS = ("scale",)
 
 SMOKE = {
     "first_sync": first_sync.Sizes(users=2, bookmarks=20, history=130, page=50),
     "big_collection": big_collection.Sizes(records=1_200, newer_items=20, ids=20, page=250, repeats=3),
     "steady": steady.Sizes(users=6, connections=3, seconds=1.0, warmup_seconds=0.3),
+    "scale": scale.Sizes(sizes=(200, 1_000), repeats=3),
 }
 
 
@@ -39,6 +42,7 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
         "first_sync": replace(fs, users=n(fs.users), bookmarks=n(fs.bookmarks), history=n(fs.history)),
         "big_collection": replace(bc, records=max(n(bc.records), bc.newer_items + bc.ids)),
         "steady": replace(st, users=n(st.users), seconds=steady_seconds),
+        "scale": scale.Sizes(),  # fixed sizes: the sweep is the point, not --scale
     }
 
 
@@ -64,7 +68,7 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
 def main(database_url, workers, nonce_store_url, scale, steady_seconds, only, smoke, profile_dir, json_path) -> None:
     """Benchmark the syncstorage server (issue 6 workloads) on this machine."""
     selected = [name.strip() for name in only.split(",") if name.strip()]
-    unknown = set(selected) - set(WORKLOADS)
+    unknown = set(selected) - set(WORKLOADS) - set(OPTIONAL_WORKLOADS)
     if unknown:
         raise click.BadParameter(f"unknown workload(s) {', '.join(sorted(unknown))}", param_hint="--only")
     if workers > 1 and not nonce_store_url:
@@ -117,8 +121,11 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
         with running(server):
             target = Target(server, secret, first_uid=first_uid)
             for name in server_workloads:
-                module = {"first_sync": first_sync, "big_collection": big_collection, "steady": steady}[name]
                 with profiling.recording(profile_dir, name, server):
+                    if name == "scale":  # also opens the database itself, to expire and purge
+                        results[name] = await scale.run(target, sizes[name], url)
+                        continue
+                    module = {"first_sync": first_sync, "big_collection": big_collection, "steady": steady}[name]
                     results[name] = await module.run(target, sizes[name])
     if "ceiling" in selected:
         port = free_port()

@@ -52,3 +52,20 @@ def test_smoke_runs_every_workload_without_errors(tmp_path):
     assert {"steady / ceiling", "big collection paging", "first sync upload"} <= figures
     assert "steady / ceiling" in run.stdout  # the terminal table
     assert Path(f"{out.with_suffix('')}-syncstorage.log").exists()
+
+
+def test_scale_sweep_smoke_verifies_every_size_and_purges_exactly_the_expired_rows(tmp_path):
+    out = tmp_path / "scale.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "scale", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    scale = orjson.loads(out.read_bytes())["scale"]
+    assert scale["errors"] == 0, scale["error_samples"]
+    assert [row["records"] for row in scale["rows"]] == list(scale["sizes"]["sizes"])
+    for row in scale["rows"]:
+        assert row["paging"]["records"] == row["records"]
+        assert row["purge"]["expired"] == round(row["records"] * scale["sizes"]["expire_share"])
+        assert row["newer_fetch"]["count"] == row["ids_fetch"]["count"] == scale["sizes"]["repeats"]
+    assert "Scale behaviour" in run.stdout
