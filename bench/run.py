@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
-from bench.workloads import big_collection, first_sync, scale, steady
+from bench.workloads import big_collection, first_sync, steady
+from bench.workloads import scale as scale_sweep
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
 # Not run by default (minutes, several users of up to 100,000 records): --only scale
@@ -29,7 +30,7 @@ SMOKE = {
     "first_sync": first_sync.Sizes(users=2, bookmarks=20, history=130, page=50),
     "big_collection": big_collection.Sizes(records=1_200, newer_items=20, ids=20, page=250, repeats=3),
     "steady": steady.Sizes(users=6, connections=3, seconds=1.0, warmup_seconds=0.3),
-    "scale": scale.Sizes(sizes=(200, 1_000), repeats=3),
+    "scale": scale_sweep.Sizes(sizes=(200, 1_000), repeats=3),
 }
 
 
@@ -42,7 +43,7 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
         "first_sync": replace(fs, users=n(fs.users), bookmarks=n(fs.bookmarks), history=n(fs.history)),
         "big_collection": replace(bc, records=max(n(bc.records), bc.newer_items + bc.ids)),
         "steady": replace(st, users=n(st.users), seconds=steady_seconds),
-        "scale": scale.Sizes(),  # fixed sizes: the sweep is the point, not --scale
+        "scale": scale_sweep.Sizes(),  # fixed sizes: the sweep is the point, not --scale
     }
 
 
@@ -123,7 +124,7 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
             for name in server_workloads:
                 with profiling.recording(profile_dir, name, server):
                     if name == "scale":  # also opens the database itself, to expire and purge
-                        results[name] = await scale.run(target, sizes[name], url)
+                        results[name] = await scale_sweep.run(target, sizes[name], url)
                         continue
                     module = {"first_sync": first_sync, "big_collection": big_collection, "steady": steady}[name]
                     results[name] = await module.run(target, sizes[name])
