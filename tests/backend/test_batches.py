@@ -91,6 +91,32 @@ def test_commit_merges_with_stored_rows(storage):
     assert get(storage, "c") == BSO("c", now, "", None)
 
 
+def test_commit_keeps_every_unsent_stored_field(storage):
+    """storage-model §7.3 field by field, against the raw row: a supplied
+    empty payload replaces the stored one, an unsent one keeps it with its
+    size; an unsent ttl keeps the stored expiry."""
+    stored = [BSOUpdate(i, payload="stored", sortindex=9, ttl=1000) for i in "abcd"]
+    before = write(storage, 1, "bookmarks", lambda s: s.set_items(stored))
+    batch = create(storage)
+    append(
+        storage,
+        batch,
+        [BSOUpdate("a", payload=""), BSOUpdate("b"), BSOUpdate("c", ttl=50), BSOUpdate("d", sortindex=0)],
+    )
+    now = commit(storage, batch)
+    bso = storage.tables.bso_for(1)
+    columns = (bso.c.id, bso.c.payload, bso.c.payload_size, bso.c.sortindex, bso.c.ttl, bso.c.modified)
+    with storage.engine.connect() as conn:
+        rows = {row[0]: tuple(row[1:]) for row in conn.execute(sa.select(*columns))}
+    kept_ttl = before // 1000 + 1000
+    assert rows == {
+        "a": ("", 0, 9, kept_ttl, now),
+        "b": ("stored", 6, 9, kept_ttl, now),
+        "c": ("stored", 6, 9, now // 1000 + 50, now),
+        "d": ("stored", 6, 0, kept_ttl, now),
+    }
+
+
 def test_ttl_counts_from_commit(storage):
     batch = create(storage)
     append(storage, batch, [BSOUpdate("a", payload="p", ttl=100), BSOUpdate("b", payload="q")])

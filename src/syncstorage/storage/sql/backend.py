@@ -39,7 +39,6 @@ from .schema import (
     StorageTables,
 )
 
-BSO_KEY = ["userid", "collection", "id"]
 ITEM_KEY = ["batch", "userid", "id"]
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
@@ -354,7 +353,7 @@ class SQLSession:
                 names.append("modified")
             return names
 
-        self._upsert_by_shape(self.bso, BSO_KEY, items, self._bso_row, changed)
+        self._upsert_by_shape(self.bso, dialects.BSO_KEY, items, self._bso_row, changed)
         self._touch()
         return self.now
 
@@ -553,41 +552,29 @@ class SQLSession:
 
     def commit_batch(self, batch: int) -> int:
         self._require_write()
-        items, bso = self.tables.items_for(batch), self.bso
-        existing = bso.alias("existing")
+        items = self.tables.items_for(batch)
         now_s = sa.cast(sa.literal(self.now_s), sa.BigInteger)  # 64-bit sum on PostgreSQL
-        # storage-model §7.3: one upsert computes every field against the
-        # stored row (COALESCE merge); expired-but-unpurged rows count as stored
-        source = (
-            sa.select(
-                items.c.userid,
-                sa.literal(self.collection_id, sa.Integer),
-                items.c.id,
-                sa.func.coalesce(items.c.sortindex, existing.c.sortindex),
-                sa.func.coalesce(items.c.payload, existing.c.payload, ""),
-                sa.func.coalesce(items.c.payload_size, existing.c.payload_size, 0),
-                sa.func.coalesce(items.c.ttl_offset + now_s, existing.c.ttl, MAX_TTL),
-                sa.literal(self.now, sa.BigInteger),
-            )
-            .select_from(
-                items.outerjoin(
-                    existing,
-                    sa.and_(
-                        existing.c.userid == items.c.userid,
-                        existing.c.collection == self.collection_id,
-                        existing.c.id == items.c.id,
-                    ),
-                )
-            )
-            .where(items.c.batch == batch, items.c.userid == self.userid)
+        # storage-model §7.3: one upsert merges every field with the stored
+        # row (COALESCE); expired-but-unpurged rows count as stored
+        merge = self.dialect.merge_staged(
+            self.bso,
+            items,
+            sa.and_(items.c.batch == batch, items.c.userid == self.userid),
+            fixed={
+                "userid": items.c.userid,
+                "collection": sa.literal(self.collection_id, sa.Integer),
+                "id": items.c.id,
+                "modified": sa.literal(self.now, sa.BigInteger),
+            },
+            staged={
+                "sortindex": items.c.sortindex,
+                "payload": items.c.payload,
+                "payload_size": items.c.payload_size,
+                "ttl": items.c.ttl_offset + now_s,
+            },
+            defaults={"sortindex": None, "payload": "", "payload_size": 0, "ttl": MAX_TTL},
         )
-        columns = ["userid", "collection", "id", "sortindex", "payload", "payload_size", "ttl", "modified"]
-        insert = self.dialect.insert(bso).from_select(columns, source)
-        self.conn.execute(
-            self.dialect.upsert(
-                insert, BSO_KEY, lambda incoming: {c: incoming[c] for c in columns[3:]}
-            )
-        )
+        self.conn.execute(merge)
         self._touch()
         bu = self.tables.batch_uploads
         self.conn.execute(

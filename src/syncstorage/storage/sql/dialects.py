@@ -8,6 +8,8 @@ PostgreSQL and MySQL/MariaDB need different SQL or settings:
 - how a read or write transaction begins and which locking clause it uses
   (storage-model §5.2, §5.3);
 - upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
+- how a statement reaches bso rows by primary key (the `ids=` listing and
+  the batch commit's merge) so that the plan does not depend on statistics;
 - the bounded delete of the purge job (storage-model §8);
 - which driver errors are conflicts and which mean "database unreachable"
   (storage-model §5.4).
@@ -80,6 +82,8 @@ def payload_text() -> sa.types.TypeEngine:
 Incoming = Any  # the "row that would have been inserted" of an upsert
 SetBuilder = Callable[[Incoming], Mapping[str, Any]]
 
+BSO_KEY = ["userid", "collection", "id"]  # the bso primary key
+
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
 
@@ -146,6 +150,101 @@ class Dialect:
         if not changes:
             return insert.on_conflict_do_nothing(index_elements=keys)
         return insert.on_conflict_do_update(index_elements=keys, set_=dict(changes))
+
+    # --- statements on bso whose plan must not depend on statistics ---
+    # PostgreSQL plans a join or an `id IN (...)` on bso by estimated row
+    # counts. On a table whose statistics are missing or stale (a new
+    # database, a collection that just grew by 100,000 records before
+    # auto-analyze) it expects about one row per (userid, collection) and
+    # walks a listing index over the whole collection, filtering by id:
+    # ids= of 100 took 496 ms at 100,000 records, and a 10,000-record batch
+    # commit tens of seconds, growing with the collection
+    # (docs/performance.md, "Scale behaviour"). The PostgreSQL forms below
+    # leave the planner no such choice.
+    def rows_by_ids(
+        self, table: sa.Table
+    ) -> tuple[sa.FromClause, sa.FromClause, sa.ColumnElement | None]:
+        """The rows of `table` in collection `cid` of user `uid` whose id is
+        in the bind parameter `ids` (a list, storage-api §4.2 ids=), as
+        (FROM clause, rows, condition): select `rows.c.*` from the FROM
+        clause where the condition (if any) holds.
+
+        PostgreSQL: one LATERAL subquery per id, `ORDER BY id LIMIT 1` with
+        the id as a range of one value. Only the primary key (userid,
+        collection, id) returns that range in id order; any other index
+        needs a sort on top of the same scan, so it always costs more,
+        whatever the statistics. (With `id = ...` the ORDER BY would be
+        redundant and every index would tie at "one row" on a table without
+        statistics; the LIMIT also stops the subquery from being flattened
+        into a join the planner could run as one scan of the collection.)
+        The key is unique and "C"-collated, so the range and LIMIT 1 change
+        no result."""
+        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
+        # DISTINCT: ids=a,a names one item, as `id IN (...)` does
+        wanted = sa.select(sa.func.unnest(ids).label("id")).distinct().subquery("wanted")
+        row = (
+            sa.select(table)
+            .where(
+                table.c.userid == sa.bindparam("uid"),
+                table.c.collection == sa.bindparam("cid"),
+                table.c.id >= wanted.c.id,
+                table.c.id <= wanted.c.id,
+            )
+            .order_by(table.c.id)
+            .limit(sa.literal_column("1"))  # a literal: a generic plan knows it too
+            .lateral(f"{table.name}_row")
+        )
+        return wanted.join(row, sa.true()), row, None
+
+    def merge_staged(
+        self,
+        bso: sa.Table,
+        items: sa.Table,
+        this_batch: sa.ColumnElement,
+        fixed: Mapping[str, Any],
+        staged: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+    ) -> sa.Insert:
+        """The batch commit's merge (storage-model §7.3): upsert the rows of
+        `items` matching `this_batch` into `bso` on its primary key.
+
+        `fixed` maps the columns with one value for new and stored rows
+        (userid, collection, id, modified) to it; `staged` maps the merged
+        columns to the staged value, NULL where it was not supplied;
+        `defaults` gives a new row's value where nothing was supplied. A
+        stored row (expired-but-unpurged ones too) keeps what was not
+        supplied.
+
+        PostgreSQL: insert the staged rows alone and merge in ON CONFLICT DO
+        UPDATE, where the stored row is the conflicting one, found through
+        the primary key by the upsert itself, not by a planned join. The
+        update looks up what was supplied in the staged row by its primary
+        key (batch, userid, id), the only index of `items`. A column whose
+        default is NULL says itself whether it was supplied."""
+        columns = [*fixed, *staged]
+        source = sa.select(
+            *fixed.values(), *(_or_default([staged[c]], defaults[c]) for c in staged)
+        ).where(this_batch)
+
+        # SQLAlchemy would add `excluded` to the subquery's FROM list: name
+        # the row ON CONFLICT proposed as PostgreSQL does
+        excluded_id = sa.literal_column("excluded.id", bso.c.id.type)
+
+        def merged(incoming):
+            changes = {c: incoming[c] for c in fixed if c not in BSO_KEY}
+            for c in staged:
+                if defaults[c] is None:
+                    supplied = incoming[c]
+                else:
+                    supplied = (
+                        sa.select(staged[c])
+                        .where(this_batch, items.c.id == excluded_id)
+                        .scalar_subquery()
+                    )
+                changes[c] = sa.func.coalesce(supplied, bso.c[c])
+            return changes
+
+        return self.upsert(self.insert(bso).from_select(columns, source), BSO_KEY, merged)
 
     def sortindex_desc(self, column: sa.ColumnElement) -> sa.ColumnElement:
         """storage-api §9.1: null sortindex after every number."""
@@ -236,6 +335,14 @@ class SQLiteDialect(Dialect):
 
     def insert(self, table: sa.Table) -> sa.Insert:
         return sqlite.insert(table)
+
+    # SQLite picks the primary key for these by itself (docs/performance.md:
+    # 0.28 s to merge 5,000 staged items into 100,000 records)
+    def rows_by_ids(self, table):
+        return _filtered_by_ids(table)
+
+    def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
+        return _merged_by_join(self, bso, items, this_batch, fixed, staged, defaults)
 
     def sortindex_desc(self, column):
         return column.desc()  # SQLite sorts NULL last on DESC; NULLS LAST needs 3.30+
@@ -332,6 +439,14 @@ class MySQLDialect(Dialect):
     def insert(self, table: sa.Table) -> sa.Insert:
         return mysql.insert(table)
 
+    # MariaDB has no LATERAL, and InnoDB's plans for these use the primary
+    # key on a fresh table (docs/performance.md: flat ids=, 5,500 rec/s loads)
+    def rows_by_ids(self, table):
+        return _filtered_by_ids(table)
+
+    def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
+        return _merged_by_join(self, bso, items, this_batch, fixed, staged, defaults)
+
     def insert_ignore(self, table: sa.Table) -> sa.Insert:
         # we only insert integers and known-valid names, so a duplicate key is
         # the only error IGNORE can turn into a skipped row
@@ -359,6 +474,39 @@ class MySQLDialect(Dialect):
         if code in self.UNAVAILABLE_CODES:
             return UnavailableError(str(exc.orig))
         return super().classify(exc)
+
+
+def _filtered_by_ids(table):
+    """`Dialect.rows_by_ids` as `id IN (...)` on the table itself."""
+    return table, table, table.c.id.in_(sa.bindparam("ids", expanding=True))
+
+
+def _merged_by_join(dialect, bso, items, this_batch, fixed, staged, defaults):
+    """`Dialect.merge_staged` computing every column in the SELECT, against
+    the stored row joined by primary key; the upsert then copies them."""
+    existing = bso.alias("existing")
+    source = (
+        sa.select(
+            *fixed.values(),
+            *(_or_default([staged[c], existing.c[c]], defaults[c]) for c in staged),
+        )
+        .select_from(
+            items.outerjoin(existing, sa.and_(*(existing.c[k] == fixed[k] for k in BSO_KEY)))
+        )
+        .where(this_batch)
+    )
+    columns = [*fixed, *staged]
+    insert = dialect.insert(bso).from_select(columns, source)
+    return dialect.upsert(
+        insert, BSO_KEY, lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY}
+    )
+
+
+def _or_default(values: list[sa.ColumnElement], default: Any) -> sa.ColumnElement:
+    """The first non-NULL of `values`, then `default` (if not None)."""
+    if default is not None:
+        values = [*values, default]
+    return values[0] if len(values) == 1 else sa.func.coalesce(*values)
 
 
 def _create_private_file(path: str) -> None:

@@ -93,39 +93,47 @@ class Statements:
         return select
 
     def _build_listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:
-        columns = [table.c.id, table.c.modified, table.c.sortindex]
-        if shape.full:
-            columns.append(table.c.payload)
-        select = sa.select(*columns).where(
-            table.c.userid == bind("uid"),
-            table.c.collection == bind("cid"),
-            table.c.ttl > bind("now_s"),
-        )
+        source, rows, condition = table, table, None
         if shape.ids:
-            select = select.where(table.c.id.in_(bind("ids", expanding=True)))
+            # ids= names at most a hundred items: fetch them by primary key
+            # (how depends on the database), then sort
+            source, rows, condition = self.dialect.rows_by_ids(table)
+        columns = [rows.c.id, rows.c.modified, rows.c.sortindex]
+        if shape.full:
+            columns.append(rows.c.payload)
+        select = (
+            sa.select(*columns)
+            .select_from(source)
+            .where(
+                rows.c.userid == bind("uid"),
+                rows.c.collection == bind("cid"),
+                rows.c.ttl > bind("now_s"),
+            )
+        )
+        if condition is not None:
+            select = select.where(condition)
         if shape.newer:
-            select = select.where(table.c.modified > bind("newer"))
+            select = select.where(rows.c.modified > bind("newer"))
         if shape.older:
-            select = select.where(table.c.modified < bind("older"))
+            select = select.where(rows.c.modified < bind("older"))
         # storage-api §12: every order ends in id, so rows sharing a
         # timestamp keep a fixed order and a skip count is exact
-        modified, sortindex = table.c.modified, table.c.sortindex
+        modified, sortindex = rows.c.modified, rows.c.sortindex
         if shape.ids:
-            # ids= names at most a hundred items: fetch them by primary key,
-            # then sort. Ordering by an expression stops SQLite from walking
-            # a whole listing index just to avoid that small sort
+            # Ordering by an expression stops SQLite from walking a whole
+            # listing index just to avoid sorting the hundred rows
             # (100 of 100,000: 567 -> 1.3 ms, docs/performance.md).
             modified, sortindex = modified + 0, sortindex + 0
         if shape.sort is Sort.OLDEST:
             if shape.bound:
-                select = select.where(table.c.modified >= bind("bound"))
-            select = select.order_by(modified.asc(), table.c.id.asc())
+                select = select.where(rows.c.modified >= bind("bound"))
+            select = select.order_by(modified.asc(), rows.c.id.asc())
         elif shape.sort is Sort.INDEX:
-            select = select.order_by(self.dialect.sortindex_desc(sortindex), table.c.id.desc())
+            select = select.order_by(self.dialect.sortindex_desc(sortindex), rows.c.id.desc())
         else:
             if shape.bound:
-                select = select.where(table.c.modified <= bind("bound"))
-            select = select.order_by(modified.desc(), table.c.id.desc())
+                select = select.where(rows.c.modified <= bind("bound"))
+            select = select.order_by(modified.desc(), rows.c.id.desc())
         if shape.limit:
             select = select.limit(bind("limit", type_=sa.BigInteger))
         if shape.skip:
