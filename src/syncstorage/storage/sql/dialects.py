@@ -169,32 +169,37 @@ class Dialect:
         (FROM clause, rows, condition): select `rows.c.*` from the FROM
         clause where the condition (if any) holds.
 
-        PostgreSQL: one LATERAL subquery per id, `ORDER BY id LIMIT 1` with
-        the id as a range of one value. Only the primary key (userid,
-        collection, id) returns that range in id order; any other index
-        needs a sort on top of the same scan, so it always costs more,
-        whatever the statistics. (With `id = ...` the ORDER BY would be
-        redundant and every index would tie at "one row" on a table without
-        statistics; the LIMIT also stops the subquery from being flattened
-        into a join the planner could run as one scan of the collection.)
-        The key is unique and "C"-collated, so the range and LIMIT 1 change
-        no result."""
+        PostgreSQL: per id, a LATERAL subquery takes the last row at or
+        before (userid, collection, id) in primary-key order (`ORDER BY
+        ... DESC LIMIT 1`), and the condition keeps it if it is that item.
+        Only the primary key returns rows in that order; any other index
+        would have to sort every row it reads, and the planner estimates
+        those rows from `userid <= uid` (a third of the table without
+        statistics; nearly all of it for a new user, whose id is the
+        highest), not as "about one row", so a sort never looks cheap. With
+        `userid = ... AND collection = ... AND id = ...` every index ties at
+        one row on a table without statistics, and PostgreSQL took a listing
+        index (docs/performance.md, "Scale behaviour"). LIMIT also keeps
+        the subquery from being flattened into a join that could walk the
+        whole collection once. What remains: statistics that put no row at
+        or below this user (an old user with no records when they were
+        taken) bring back the tie."""
         ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
         # DISTINCT: ids=a,a names one item, as `id IN (...)` does
         wanted = sa.select(sa.func.unnest(ids).label("id")).distinct().subquery("wanted")
+        key = [table.c.userid, table.c.collection, table.c.id]
+        uid, cid = sa.bindparam("uid"), sa.bindparam("cid")
         row = (
             sa.select(table)
-            .where(
-                table.c.userid == sa.bindparam("uid"),
-                table.c.collection == sa.bindparam("cid"),
-                table.c.id >= wanted.c.id,
-                table.c.id <= wanted.c.id,
-            )
-            .order_by(table.c.id)
+            .where(sa.tuple_(*key) <= sa.tuple_(uid, cid, wanted.c.id))
+            .order_by(*(column.desc() for column in key))
             .limit(sa.literal_column("1"))  # a literal: a generic plan knows it too
             .lateral(f"{table.name}_row")
         )
-        return wanted.join(row, sa.true()), row, None
+        condition = sa.and_(
+            row.c.userid == uid, row.c.collection == cid, row.c.id == wanted.c.id
+        )
+        return wanted.join(row, sa.true()), row, condition
 
     def merge_staged(
         self,
