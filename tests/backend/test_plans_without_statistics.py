@@ -99,6 +99,26 @@ def test_ids_fetch_uses_the_primary_key(storage, backend_name):
     assert not any(index in plan for index in LISTING_INDEXES), plan
 
 
+def test_delete_by_ids_uses_the_primary_key(storage, backend_name):
+    doomed = [f"{n:08}" for n in range(0, RECORDS, RECORDS // 100)] + ["missing"]
+    (plan,), _ = _explained(
+        storage,
+        backend_name,
+        lambda: write(storage, USER, "history", lambda s: s.delete_items(doomed)),
+        "DELETE FROM bso ",
+    )
+    if backend_name == "postgresql":
+        # found by primary key once (InitPlan), deleted by ctid
+        assert "Tid Scan on bso" in plan, plan
+        pk_lookup = r"Index Scan (Backward )?using bso_pkey on bso.*\n\s+Index Cond: .*\(id\)"
+        assert re.search(pk_lookup, plan), plan
+    else:
+        assert "bso range PRIMARY" in plan, plan
+    assert not any(index in plan for index in LISTING_INDEXES), plan
+    left = read(storage, USER, "history", lambda s: s.collection_counts())
+    assert left == {"history": RECORDS - 100}
+
+
 def test_batch_commit_merges_by_primary_key(storage, backend_name):
     # half the staged items are stored already, half are new
     staged = [BSOUpdate(f"{n:08}", sortindex=7) for n in range(RECORDS - 1000, RECORDS + 1000)]

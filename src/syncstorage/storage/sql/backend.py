@@ -447,13 +447,9 @@ class SQLSession:
 
     def delete_items(self, ids: list[str]) -> int:
         self._require_write()
-        bso = self.bso
         self.conn.execute(
-            sa.delete(bso).where(
-                bso.c.userid == self.userid,
-                bso.c.collection == self.collection_id,
-                bso.c.id.in_(ids),
-            )
+            self.bso_statements.delete_items,
+            {"uid": self.userid, "cid": self.collection_id, "ids": ids},
         )
         if self._last_modified is not None:  # storage-api §9.5: nothing is created
             self._touch()

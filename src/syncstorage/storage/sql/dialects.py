@@ -188,9 +188,9 @@ class Dialect:
         # DISTINCT: ids=a,a names one item, as `id IN (...)` does
         wanted = sa.select(sa.func.unnest(ids).label("id")).distinct().subquery("wanted")
         key = [table.c.userid, table.c.collection, table.c.id]
-        uid, cid = sa.bindparam("uid"), sa.bindparam("cid")
+        uid, cid = sa.bindparam("uid", type_=sa.BigInteger), sa.bindparam("cid", type_=sa.Integer)
         row = (
-            sa.select(table)
+            sa.select(table, sa.literal_column("ctid"))  # ctid: see delete_by_ids
             .where(sa.tuple_(*key) <= sa.tuple_(uid, cid, wanted.c.id))
             .order_by(*(column.desc() for column in key))
             .limit(sa.literal_column("1"))  # a literal: a generic plan knows it too
@@ -200,6 +200,17 @@ class Dialect:
             row.c.userid == uid, row.c.collection == cid, row.c.id == wanted.c.id
         )
         return wanted.join(row, sa.true()), row, condition
+
+    def delete_by_ids(self, table: sa.Table) -> sa.Delete:
+        """DELETE the rows `rows_by_ids` names (same bind parameters).
+
+        PostgreSQL: the rows are found as in `rows_by_ids`, once (an
+        InitPlan), and deleted by their ctids, which only a TID scan serves;
+        `id IN (...)` walked the collection like the listing did."""
+        source, rows, condition = self.rows_by_ids(table)
+        found = sa.select(rows.c.ctid).select_from(source).where(condition)
+        ctids = sa.func.array(found.scalar_subquery())
+        return sa.delete(table).where(sa.literal_column("ctid") == sa.any_(ctids))
 
     def merge_staged(
         self,
@@ -346,6 +357,9 @@ class SQLiteDialect(Dialect):
     def rows_by_ids(self, table):
         return _filtered_by_ids(table)
 
+    def delete_by_ids(self, table):
+        return _deleted_by_ids(table)
+
     def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
         return _merged_by_join(self, bso, items, this_batch, fixed, staged, defaults)
 
@@ -449,6 +463,9 @@ class MySQLDialect(Dialect):
     def rows_by_ids(self, table):
         return _filtered_by_ids(table)
 
+    def delete_by_ids(self, table):
+        return _deleted_by_ids(table)
+
     def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
         return _merged_by_join(self, bso, items, this_batch, fixed, staged, defaults)
 
@@ -484,6 +501,15 @@ class MySQLDialect(Dialect):
 def _filtered_by_ids(table):
     """`Dialect.rows_by_ids` as `id IN (...)` on the table itself."""
     return table, table, table.c.id.in_(sa.bindparam("ids", expanding=True))
+
+
+def _deleted_by_ids(table):
+    """`Dialect.delete_by_ids` as `id IN (...)`."""
+    return sa.delete(table).where(
+        table.c.userid == sa.bindparam("uid"),
+        table.c.collection == sa.bindparam("cid"),
+        table.c.id.in_(sa.bindparam("ids", expanding=True)),
+    )
 
 
 def _merged_by_join(dialect, bso, items, this_batch, fixed, staged, defaults):

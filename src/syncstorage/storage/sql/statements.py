@@ -41,7 +41,7 @@ class ListingShape(NamedTuple):
 class BSOStatements:
     """Single-item statements on one bso table."""
 
-    def __init__(self, bso: sa.Table):
+    def __init__(self, bso: sa.Table, dialect: Dialect):
         live_item = sa.and_(
             bso.c.userid == bind("uid"),
             bso.c.collection == bind("cid"),
@@ -53,6 +53,8 @@ class BSOStatements:
             live_item
         )
         self.delete_item = sa.delete(bso).where(live_item)
+        # executed with {uid, cid, ids}
+        self.delete_items = dialect.delete_by_ids(bso)
 
 
 class Statements:
@@ -81,7 +83,7 @@ class Statements:
         # a racing first build in two threads builds it twice: harmless
         statements = self._bso.get(table)
         if statements is None:
-            statements = self._bso[table] = BSOStatements(table)
+            statements = self._bso[table] = BSOStatements(table, self.dialect)
         return statements
 
     def listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:
