@@ -83,7 +83,7 @@ def _url_host(host: str) -> str:
     metavar="DIR",
     help="Directory for the SQLite database and the generated secret. [default ./data]",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes; above 1 needs nonce_store_url.")
 @click.option("--reload/--no-reload", default=False, show_default=True, help="Restart on code changes (development only).")
 def serve(config_file, host, port, public_url, database_url, master_secret, data_dir, workers, reload) -> None:
     """Run the server (storage API, tokenserver and ops endpoints).

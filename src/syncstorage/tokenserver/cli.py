@@ -38,16 +38,27 @@ class _Engine:
             raise DatabaseProblem(str(exc).strip("'\"")) from None
 
 
-def _node_options(command):
-    for flag, help_text in [
-        ("--capacity", "Most users the node may hold (default for add: init_node_capacity)."),
-        ("--available", "Slots that may be handed out now (default: capacity minus load)."),
-        ("--current-load", "Users assigned to the node."),
-    ]:
-        command = click.option(flag, type=click.IntRange(min=0), default=None, help=help_text)(command)
-    command = click.option("--downed/--not-downed", default=None, help="Out of service: no new users.")(command)
-    command = click.option("--backoff/--no-backoff", default=None, help="Temporarily no new users.")(command)
-    return command
+def _node_options(adding: bool):
+    """The node fields as options; `update` leaves unnamed fields alone."""
+
+    def default(for_add: str) -> str:
+        return f" [default {for_add}]" if adding else ""
+
+    def decorate(command):
+        for flag, help_text in [
+            ("--capacity", "Most users the node may hold." + default("init_node_capacity")),
+            ("--available", "Slots that may be handed out now." + default("capacity minus load")),
+            ("--current-load", "Users assigned to the node." + default("0")),
+        ]:
+            command = click.option(flag, type=click.IntRange(min=0), default=None, help=help_text)(command)
+        for flag, help_text in [
+            ("--downed/--not-downed", "Out of service: no new users." + default("not downed")),
+            ("--backoff/--no-backoff", "Temporarily no new users." + default("no backoff")),
+        ]:
+            command = click.option(flag, default=None, help=help_text)(command)
+        return command
+
+    return decorate
 
 
 @click.group()
@@ -68,7 +79,7 @@ def node_list(config_file) -> None:
 @node.command("add")
 @config_option
 @click.argument("url")
-@_node_options
+@_node_options(adding=True)
 def node_add(config_file, url, capacity, available, current_load, downed, backoff) -> None:
     """Add the storage node at URL (its public_url, path prefix included)."""
     database = _Engine(config_file)
@@ -86,9 +97,9 @@ def node_add(config_file, url, capacity, available, current_load, downed, backof
 @node.command("update")
 @config_option
 @click.argument("url")
-@_node_options
+@_node_options(adding=False)
 def node_update(config_file, url, **fields) -> None:
-    """Change the given fields of the node at URL."""
+    """Change the given fields of the node at URL; the others stay as they are."""
     with _Engine(config_file) as engine:
         admin.update_node(engine, url, **fields)
     click.echo(f"updated node {url.rstrip('/')}")
