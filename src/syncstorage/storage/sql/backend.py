@@ -74,6 +74,7 @@ class SQLStorage:
             self.url, pool_size=pool_size, pool_timeout=pool_timeout
         )
         self.engine = sa.create_engine(self.url, **options)
+        self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
         self.statements = Statements(self.tables, self.dialect)
