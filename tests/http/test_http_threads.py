@@ -10,28 +10,39 @@ import time
 from sqlalchemy.engine import make_url
 
 
-def test_request_waiting_for_the_write_lock_does_not_block_reads(client):
+def test_requests_waiting_for_the_write_lock_do_not_block_reads(client):
+    """More writers wait than there are write threads; reads still run on
+    threads of their own (Storage.read_threads / write_threads)."""
     client.upload("col", {"id": "a", "payload": "old"})
     database = make_url(client.settings.effective_database_url).database
     other_process = sqlite3.connect(database, isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # SQLite's write lock, as another worker would
     answers = {}
-    writer = threading.Thread(
-        target=lambda: answers.setdefault("put", client.put("/storage/col/a", json={"payload": "new"}))
-    )
+    writers = [
+        threading.Thread(
+            target=lambda n=n: answers.setdefault(
+                # one collection each: same-collection writes in one 10 ms
+                # slot would be conflicts (storage-api §4.3)
+                n, client.put(f"/storage/col{n}/w", json={"payload": "new"})
+            )
+        )
+        for n in range(8)  # SQLite gets 4 write threads: all busy, 4 queued
+    ]
     try:
-        writer.start()
-        time.sleep(0.3)  # the PUT now waits for the lock on a storage thread
-        assert writer.is_alive()
+        for writer in writers:
+            writer.start()
+        time.sleep(0.3)  # the PUTs now wait for the lock on storage threads
+        assert all(writer.is_alive() for writer in writers)
         started = time.monotonic()
         for _ in range(5):
             read = client.get("/storage/col/a")
             assert read.status_code == 200 and read.json()["payload"] == "old"
-        assert time.monotonic() - started < 2  # not queued behind the waiting writer
-        assert writer.is_alive()
+        assert time.monotonic() - started < 2  # not queued behind the waiting writers
+        assert all(writer.is_alive() for writer in writers)
     finally:
         other_process.execute("ROLLBACK")
         other_process.close()
-        writer.join(30)
-    assert answers["put"].status_code == 200
-    assert client.get("/storage/col/a").json()["payload"] == "new"
+        for writer in writers:
+            writer.join(30)
+    assert [answers[n].status_code for n in range(8)] == [200] * 8
+    assert client.get("/storage/col7/w").json()["payload"] == "new"

@@ -170,6 +170,10 @@ class Session(Protocol):
 
 
 class Storage(Protocol):
+    # how many threads the HTTP layer runs read / write sessions on
+    read_threads: int
+    write_threads: int
+
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False
     ) -> AbstractContextManager[Session]:

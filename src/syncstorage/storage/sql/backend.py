@@ -39,8 +39,8 @@ from .schema import (
     StorageTables,
 )
 
-BSO_KEY = ["userid", "collection", "id"]
-ITEM_KEY = ["batch", "userid", "id"]
+BSO_KEY = ("userid", "collection", "id")
+ITEM_KEY = ("batch", "userid", "id")
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
@@ -74,6 +74,7 @@ class SQLStorage:
             self.url, pool_size=pool_size, pool_timeout=pool_timeout
         )
         self.engine = sa.create_engine(self.url, **options)
+        self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
         self.statements = Statements(self.tables, self.dialect)
@@ -375,10 +376,7 @@ class SQLSession:
             shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
             rows_by_shape.setdefault(shape, []).append(make_row(item))
         for shape, rows in rows_by_shape.items():
-            names = changed(*shape)
-            upsert = self.dialect.upsert(
-                self.dialect.insert(table), keys, lambda incoming: {n: incoming[n] for n in names}
-            )
+            upsert = self.statements.upsert(table, keys, tuple(changed(*shape)))
             self.conn.execute(upsert, rows)
 
     def _bso_row(self, item: BSOUpdate) -> dict:
