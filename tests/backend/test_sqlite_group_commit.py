@@ -109,7 +109,8 @@ def test_queued_writers_share_one_commit(storage, commits):
     )
     assert all(isinstance(r, int) for r in results.values()), results
     assert commits.count == 1
-    for userid, collection, id in [(1, "bookmarks", "a"), (2, "bookmarks", "b"), (3, "history", "c")]:
+    written = [(1, "bookmarks", "a"), (2, "bookmarks", "b"), (3, "history", "c")]
+    for userid, collection, id in written:
         bso = stored(storage, userid, collection, id)
         assert bso.payload == f"{userid}:{id}"
         # each member keeps its own timestamp, taken after its lock

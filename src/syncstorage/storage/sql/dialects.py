@@ -5,8 +5,8 @@ PostgreSQL and MySQL/MariaDB need different SQL or settings:
 
 - which driver a plain URL gets, and the engine/connection settings
   (SQLite WAL + durability, lock timeouts, pool health checks);
-- how a read or write transaction begins and which locking clause it uses
-  (storage-model §5.2, §5.3);
+- how a read or write transaction runs and which locking clause it uses
+  (storage-model §5.2, §5.3; SQLite's group commit is in `sqlite_writes.py`);
 - upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
 - the bounded delete of the purge job (storage-model §8);
 - which driver errors are conflicts and which mean "database unreachable"
@@ -184,7 +184,7 @@ class SQLiteDialect(Dialect):
         # (synchronous=FULL): the writers of this process queue for one turn
         # (woken the moment it is free, where SQLite's busy handler would
         # sleep up to 100 ms) and share one COMMIT among those that queued
-        # (docs/performance.md, changes 1 and 6). Writers of other processes
+        # (docs/architecture.md, "SQLite writers"). Writers of other processes
         # (--workers N) still meet in the busy handler: correct, not as fast.
         return self._writes.transaction()
 
