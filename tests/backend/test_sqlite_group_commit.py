@@ -301,3 +301,32 @@ def test_a_writer_timing_out_in_the_queue_leaves_no_group_open(storage_url, layo
             direct.close()
     finally:
         storage.close()
+
+
+def test_queued_writers_hold_no_connection(storage_url, layout):
+    """The group holds one pooled connection for all its writers, and a
+    writer waiting for the turn holds none, so readers still get one: here
+    the pool has 2 (1 + 1 overflow), the group one of them."""
+    storage = SQLStorage(storage_url, pool_size=1, pool_timeout=0.5, **layout)
+    try:
+        in_session, release = threading.Event(), threading.Event()
+
+        def hold(session):
+            session.set_items([BSOUpdate("a")])
+            in_session.set()
+            release.wait(30)
+
+        with ThreadPoolExecutor(2) as pool:
+            held = pool.submit(write, storage, 1, "bookmarks", hold)
+            try:
+                assert in_session.wait(10)
+                queued = pool.submit(write, storage, 2, "bookmarks", items(2, "b"))
+                wait_for_queue(storage, 1)
+                assert stored(storage, 1, "bookmarks", "a") is None  # not committed yet
+            finally:
+                release.set()
+            held.result(timeout=30), queued.result(timeout=30)
+        assert stored(storage, 1, "bookmarks", "a") is not None
+        assert stored(storage, 2, "bookmarks", "b") is not None
+    finally:
+        storage.close()
