@@ -1,7 +1,9 @@
 """SQLStorage: the one implementation of the storage interface.
 
-A `SQLSession` is one database transaction on one pooled connection. Its
-start takes the collection lock of storage-model §5 and only then fixes
+A `SQLSession` is one database transaction on one pooled connection (a
+SQLite write session is a savepoint in a transaction it shares with the
+writers queued with it, committed before the session returns:
+`sqlite_writes.py`). Its start takes the collection lock of storage-model §5 and only then fixes
 `now`, so waiting for the lock never makes a request's timestamp stale.
 Operations follow storage-model §6-§7; the SQL that differs between
 databases comes from `dialects.py`.
@@ -150,13 +152,12 @@ class SQLStorage:
     # --- plumbing ---
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        """One transaction on a pooled connection, with database errors
-        turned into the interface's ConflictError / UnavailableError."""
+        """One transaction as the dialect runs it (`Dialect.transaction`),
+        with database errors turned into the interface's ConflictError /
+        UnavailableError."""
         try:
-            with self.engine.connect() as conn:
-                conn.execution_options(**{dialects.WRITE_OPTION: write})
-                with self.dialect.writer_turn(write), conn.begin():
-                    yield conn
+            with self.dialect.transaction(self.engine, write=write) as conn:
+                yield conn
         except sa.exc.DBAPIError as exc:
             translated = self.dialect.classify(exc)
             if translated is None:

@@ -5,8 +5,8 @@ PostgreSQL and MySQL/MariaDB need different SQL or settings:
 
 - which driver a plain URL gets, and the engine/connection settings
   (SQLite WAL + durability, lock timeouts, pool health checks);
-- how a read or write transaction begins and which locking clause it uses
-  (storage-model §5.2, §5.3);
+- how a read or write transaction runs and which locking clause it uses
+  (storage-model §5.2, §5.3; SQLite's group commit is in `sqlite_writes.py`);
 - upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
 - the bounded delete of the purge job (storage-model §8);
 - which driver errors are conflicts and which mean "database unreachable"
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from .. import ConflictError, StorageError, UnavailableError
+from . import sqlite_writes
 
 # Column types -------------------------------------------------------------------
 
@@ -122,10 +122,15 @@ class Dialect:
         return pool_size, pool_size
 
     # --- transactions and locks (storage-model §5) ---
-    def writer_turn(self, write: bool) -> contextlib.AbstractContextManager:
-        """Held around a whole transaction; where the database queues
-        writers itself (row locks) there is nothing to do here."""
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def transaction(self, engine: sa.Engine, *, write: bool) -> Iterator[sa.Connection]:
+        """One transaction on a pooled connection of `engine` (the engine
+        given to `install`). Where the database queues writers itself (row
+        locks) every request is its own transaction."""
+        with engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: write})
+            with conn.begin():
+                yield conn
 
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         """The collection-row lock: FOR UPDATE for writers, a shared lock for
@@ -179,31 +184,16 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     default_driver = "pysqlite"
 
-    def __init__(self, lock_timeout: float):
-        super().__init__(lock_timeout)
-        # SQLite has one write lock per database, and a writer that finds it
-        # taken polls in the busy handler with sleeps of up to 100 ms, so it
-        # often sleeps while the lock is free (docs/performance.md: 38 % of
-        # the steady profile, and 503s past busy_timeout with 20 uploaders).
-        # Writers of this process therefore queue on this lock, which wakes
-        # the next one the moment the previous one commits. Writers of other
-        # processes (--workers N) still meet in the busy handler, which keeps
-        # them correct (serialized) but not as fast.
-        self._writers = threading.Lock()
-
-    @contextlib.contextmanager
-    def writer_turn(self, write: bool) -> Iterator[None]:
+    def transaction(self, engine, *, write):
         if not write:
-            yield  # readers use WAL snapshots and never wait for writers
-            return
-        # the same bound as the busy handler: a writer stuck behind a hung
-        # transaction becomes a conflict (storage-model §5.4), not a hang
-        if not self._writers.acquire(timeout=self.lock_timeout):
-            raise ConflictError("timed out waiting for the SQLite write lock")
-        try:
-            yield
-        finally:
-            self._writers.release()
+            return super().transaction(engine, write=False)  # a WAL snapshot
+        # SQLite has one write lock per database and every COMMIT is an fsync
+        # (synchronous=FULL): the writers of this process queue for one turn
+        # (woken the moment it is free, where SQLite's busy handler would
+        # sleep up to 100 ms) and share one COMMIT among those that queued
+        # (docs/architecture.md, "SQLite writers"). Writers of other processes
+        # (--workers N) still meet in the busy handler: correct, not as fast.
+        return self._writes.transaction()
 
     def threads(self, pool_size: int) -> tuple[int, int]:
         # SQLite runs in this process: a query is CPU under the GIL (each
@@ -223,6 +213,11 @@ class SQLiteDialect(Dialect):
 
     def install(self, engine: sa.Engine) -> None:
         busy_ms = int(self.lock_timeout * 1000)
+        self._writes = sqlite_writes.GroupCommit(
+            engine.execution_options(**{WRITE_OPTION: True}),
+            lock_timeout=self.lock_timeout,
+            classify=self.classify,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
