@@ -196,13 +196,15 @@ class SQLiteDialect(Dialect):
         return self._writes.transaction()
 
     def threads(self, pool_size: int) -> tuple[int, int]:
-        # SQLite runs in this process: a query is CPU under the GIL (each
-        # call releases and retakes it), so more threads add no throughput,
-        # only GIL hand-offs. Steady benchmark, 20 shared threads -> 4: p99
-        # about 170 -> 80 ms, 10-20 % less CPU per request
-        # (docs/performance.md). Writers get threads of their own so readers
-        # never queue behind writers waiting for the write lock.
-        return min(4, pool_size), min(4, pool_size)
+        # SQLite runs in this process: a read is CPU under the GIL (each call
+        # releases and retakes it), so more reader threads add no throughput,
+        # only GIL hand-offs (steady benchmark, 20 shared threads -> 4: p99
+        # about 170 -> 80 ms, 10-20 % less CPU per request). Writers mostly
+        # wait, for the turn or their group's COMMIT (sqlite_writes.py), and
+        # the more of them queue, the larger the group: 4 -> 16 writer
+        # threads, first sync upload +10-25 % (docs/performance.md). Writers
+        # have threads of their own so reads never queue behind them.
+        return min(4, pool_size), min(16, 2 * pool_size)
 
     def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
         if url.database in (None, "", ":memory:") or url.database.startswith("file::memory:"):
