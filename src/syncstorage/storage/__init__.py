@@ -24,14 +24,17 @@ from __future__ import annotations
 import enum
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # --- values ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BSO:
-    """A stored record as read back (storage-api §3.2)."""
+class BSO(NamedTuple):
+    """A stored record as read back (storage-api §3.2).
+
+    A tuple rather than a dataclass because a listing builds up to a thousand
+    of them per request: a frozen dataclass cost 2.7 µs per record to build,
+    a NamedTuple made from the database row 0.35 µs (issue 6, profiled)."""
 
     id: str
     modified: int  # ms

@@ -336,9 +336,9 @@ class SQLSession:
         select = self.statements.listing(self.bso, shape)
         rows = self.conn.execute(select, params).all()
         if query.full:
-            items = [BSO(r.id, r.modified, r.payload, r.sortindex) for r in rows]
+            items = list(map(BSO._make, rows))  # selected in BSO's field order
         else:
-            items = [BSO(r.id, r.modified, "", r.sortindex) for r in rows]
+            items = [BSO(id, modified, "", sortindex) for id, modified, sortindex in rows]
         if query.limit is None or len(items) <= query.limit:
             return Page(items, None)
         items = items[: query.limit]
