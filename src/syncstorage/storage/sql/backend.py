@@ -12,7 +12,7 @@ databases comes from `dialects.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -338,9 +338,9 @@ class SQLSession:
         select = self.statements.listing(self.bso, shape)
         rows = self.conn.execute(select, params).all()
         if query.full:
-            items = [BSO(r.id, r.modified, r.payload, r.sortindex) for r in rows]
+            items = rows  # selected in BSO's field order: they serve as they are (see Page)
         else:
-            items = [BSO(r.id, r.modified, "", r.sortindex) for r in rows]
+            items = [BSO(id, modified, "", sortindex) for id, modified, sortindex in rows]
         if query.limit is None or len(items) <= query.limit:
             return Page(items, None)
         items = items[: query.limit]
@@ -639,7 +639,7 @@ def _decode_offset(query: ItemQuery) -> tuple[int | None, int]:
     return bound, int(skip_text)
 
 
-def _next_offset(sort: Sort, items: list[BSO], bound: int | None, skip: int) -> str:
+def _next_offset(sort: Sort, items: Sequence[BSO], bound: int | None, skip: int) -> str:
     if sort is Sort.INDEX:
         return str(skip + len(items))
     last = items[-1].modified

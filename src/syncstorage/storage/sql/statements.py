@@ -109,7 +109,7 @@ class Statements:
     def _build_listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:
         columns = [table.c.id, table.c.modified, table.c.sortindex]
         if shape.full:
-            columns.append(table.c.payload)
+            columns.insert(2, table.c.payload)  # BSO's field order: the rows serve as BSOs (Page)
         select = sa.select(*columns).where(
             table.c.userid == bind("uid"),
             table.c.collection == bind("cid"),
