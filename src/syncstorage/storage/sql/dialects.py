@@ -242,7 +242,14 @@ class SQLiteDialect(Dialect):
             # front (so two writers never deadlock upgrading), readers get a
             # deferred transaction whose first read fixes a WAL snapshot.
             write = conn.get_execution_options().get(WRITE_OPTION, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # on the driver's connection: through exec_driver_sql this one
+            # statement cost 30 % of a read session's CPU in SQLAlchemy
+            # (40 -> 28 µs of CPU per read session, docs/performance.md)
+            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            try:
+                conn.connection.dbapi_connection.execute(begin)
+            except sqlite3.Error as exc:  # wrapped as SQLAlchemy would, for classify()
+                raise sa.exc.DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         return select  # the database-wide lock of BEGIN IMMEDIATE / the snapshot
