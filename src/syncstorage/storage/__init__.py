@@ -180,6 +180,9 @@ class Storage(Protocol):
     # how many threads the HTTP layer runs read / write sessions on
     read_threads: int
     write_threads: int
+    # True if a read never waits (no network, no lock): a read of a few
+    # rows may then run on the event loop instead of a thread
+    reads_never_wait: bool
 
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False

@@ -77,6 +77,7 @@ class SQLStorage:
         )
         self.engine = sa.create_engine(self.url, **options)
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
+        self.reads_never_wait = self.dialect.reads_never_wait
         metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
         self.statements = Statements(self.tables, self.dialect)

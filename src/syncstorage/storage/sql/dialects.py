@@ -90,6 +90,8 @@ class Dialect:
 
     name: str
     default_driver: str
+    # a server database answers over the network, so a read can wait
+    reads_never_wait = False
 
     def __init__(self, lock_timeout: float):
         self.lock_timeout = lock_timeout
@@ -183,6 +185,8 @@ class Dialect:
 class SQLiteDialect(Dialect):
     name = "sqlite"
     default_driver = "pysqlite"
+    # in this process, and WAL readers never wait for writers (storage-model §10.1)
+    reads_never_wait = True
 
     def transaction(self, engine, *, write):
         if not write:
