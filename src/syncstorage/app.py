@@ -1,11 +1,14 @@
 """`create_app(settings)`: the ASGI application uvicorn serves.
 
-Layers, outermost first: CORS (answers preflights before anything else,
-storage-api §15.2), removal of the public_url prefix (§1.1), then Starlette's
-router with the storage API (everything below /1.5/, routed on the raw path
-by `web.api`), the ops endpoints and the tokenserver (`GET /1.0/sync/1.5`).
-`storage_enabled` / `tokenserver_enabled` turn either half off for
-multi-node set-ups (auth-and-tokens §13.1).
+Layers, outermost first: the request log, CORS (answers preflights before
+anything else, storage-api §15.2), removal of the public_url prefix (§1.1),
+metrics when enabled; then every request below /1.5/ goes straight to the
+storage API (`web.api.StorageAPI`, routed on the raw path), and everything
+else to a Starlette app with the ops endpoints, the metrics page and the
+tokenserver (`GET /1.0/sync/1.5`). Sync traffic thus skips Starlette's
+router and exception middlewares, which it does not need (the storage API
+answers every error itself). `storage_enabled` / `tokenserver_enabled`
+turn either half off for multi-node set-ups (auth-and-tokens §13.1).
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncstorage import metrics
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
@@ -28,14 +30,14 @@ from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
 from syncstorage.tokenserver import Tokenserver
-from syncstorage.web.api import StorageAPIRoute
+from syncstorage.web.api import StorageAPI, is_storage_api
 from syncstorage.web.context import Context
 from syncstorage.web.cors import CORSMiddleware
 from syncstorage.web.ops import ops_routes
 from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlette:
+def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp:
     metrics.configure(settings)
     if storage is None:
         from syncstorage.storage.sql import SQLStorage
@@ -44,9 +46,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
     authenticator = HawkAuthenticator.from_settings(
         settings, make_nonce_store(settings.nonce_store_url)
     )
-    routes: list[BaseRoute] = [*ops_routes(settings, storage), *metrics_routes(settings)]
-    if settings.storage_enabled:
-        routes.insert(0, StorageAPIRoute(Context(settings, storage), authenticator))
+    routes = [*ops_routes(settings, storage), *metrics_routes(settings)]
     tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None
     purger = BackgroundPurge(storage, settings.purge_interval) if settings.purge_interval else None
     if tokenserver is not None:
@@ -67,20 +67,37 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlet
             tokenserver.close()
         storage.close()
 
-    app = Starlette(
+    others = Starlette(
         routes=routes,
-        middleware=[
-            Middleware(RequestLogMiddleware, master_secrets=settings.master_secret),
-            Middleware(CORSMiddleware, allowed_origin=settings.cors_allowed_origin),
-            Middleware(PrefixMiddleware, prefix=public_url_prefix(settings.effective_public_url)),
-            # innermost: it reads the route the router writes into the scope
-            *([Middleware(MetricsMiddleware)] if metrics.enabled() else []),
-        ],
         exception_handlers={404: _legacy_error, 405: _legacy_error, 500: _legacy_error},
-        lifespan=lifespan,
+        lifespan=lifespan,  # uvicorn's lifespan events reach it through the layers below
     )
-    app.router.redirect_slashes = False  # an unknown path is a 404, not a redirect
-    return app
+    others.router.redirect_slashes = False  # an unknown path is a 404, not a redirect
+    app: ASGIApp = others
+    if settings.storage_enabled:
+        app = _StorageAPIFirst(StorageAPI(Context(settings, storage), authenticator), others)
+    if metrics.enabled():
+        # inside the prefix layer: it reads the route the storage API or
+        # Starlette's router writes into the scope that layer passes on
+        app = MetricsMiddleware(app)
+    app = PrefixMiddleware(app, prefix=public_url_prefix(settings.effective_public_url))
+    app = CORSMiddleware(app, allowed_origin=settings.cors_allowed_origin)
+    return RequestLogMiddleware(app, master_secrets=settings.master_secret)
+
+
+class _StorageAPIFirst:
+    """Requests below /1.5/ to the storage API, the rest (lifespan included)
+    to the Starlette app."""
+
+    def __init__(self, api: StorageAPI, others: ASGIApp) -> None:
+        self.api = api
+        self.others = others
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_storage_api(scope):
+            await self.api(scope, receive, send)
+        else:
+            await self.others(scope, receive, send)
 
 
 async def _legacy_error(request: Request, exc: Exception) -> Response:

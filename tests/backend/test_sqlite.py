@@ -52,38 +52,37 @@ def test_no_transaction_stays_open_between_sessions(storage):
 
 
 def _hold_write_lock(storage, seconds: float) -> tuple[threading.Thread, list[float]]:
-    """Start a thread holding a write session for `seconds`; it records the
-    time it committed."""
-    locked, committed = threading.Event(), []
+    """Start a thread holding the writers' turn (and SQLite's write lock) for
+    `seconds`; it records the time its session ended, handing the turn on."""
+    locked, ended = threading.Event(), []
 
     def hold_in(session):
         session.set_items([BSOUpdate("held")])
         locked.set()
         time.sleep(seconds)
+        ended.append(time.monotonic())
 
-    def hold():
-        write(storage, 1, "bookmarks", hold_in)  # retries a same-ms conflict
-        committed.append(time.monotonic())
-
-    thread = threading.Thread(target=hold)
-    thread.start()
+    thread = threading.Thread(target=write, args=(storage, 1, "bookmarks", hold_in))
+    thread.start()  # write() retries a same-10-ms conflict
     assert locked.wait(10)
-    return thread, committed
+    return thread, ended
 
 
 def test_waiting_writer_starts_as_soon_as_the_lock_is_free(storage):
-    """Writers of one process queue on a lock instead of SQLite's busy
+    """Writers of one process queue for a turn instead of SQLite's busy
     handler, whose sleeps grow to 100 ms and would let a waiting writer
-    sleep while the lock is free (docs/performance.md, change 1)."""
+    sleep while the lock is free (docs/performance.md, change 1). The
+    waiter starts the moment the holder's session ends: it joins the
+    holder's open group (change 6), which commits after it."""
     write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a")]))
     delays = []
     for _ in range(5):
-        thread, committed = _hold_write_lock(storage, 0.7)
+        thread, ended = _hold_write_lock(storage, 0.7)
         with storage.session(1, "bookmarks", write=True) as session:
             started = time.monotonic()
             session.set_items([BSOUpdate("b")])
         thread.join()
-        delays.append(started - committed[0])
+        delays.append(started - ended[-1])
     # the busy handler wakes 0-100 ms (50 on average) after the commit; the
     # median keeps one thread starved of CPU on a loaded machine from failing it
     assert sorted(delays)[2] < 0.02, delays
@@ -91,11 +90,12 @@ def test_waiting_writer_starts_as_soon_as_the_lock_is_free(storage):
 
 def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
     """The in-process queue keeps the busy handler's bound: a writer waiting
-    longer than lock_timeout gets a ConflictError (storage-model §5.4)."""
+    longer than lock_timeout gets a ConflictError (storage-model §5.4), and
+    the holder, with nobody left waiting, commits its group."""
     storage = SQLStorage(storage_url, lock_timeout=0.3, **layout)
     try:
         write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a")]))
-        thread, _committed = _hold_write_lock(storage, 1.0)
+        thread, _ended = _hold_write_lock(storage, 1.0)
         try:
             with pytest.raises(ConflictError):
                 with storage.session(1, "bookmarks", write=True) as session:
@@ -105,6 +105,7 @@ def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
         finally:
             thread.join()
         assert read(storage, 1, "bookmarks", lambda s: s.get_item("c")) is None
+        assert read(storage, 1, "bookmarks", lambda s: s.get_item("held")) is not None
     finally:
         storage.close()
 

@@ -68,3 +68,30 @@ def test_one_listing_statement_serves_every_user_and_value(storage):
         return  # users 1 and 3 live in different bso tables
     assert texts[1] == texts[3]
     assert listing(1, "bookmarks", 2**52).items == []
+
+
+def test_writes_reuse_their_upsert_statements(storage, monkeypatch):
+    """A POST's upsert is built once per set of supplied fields, then reused:
+    building one cost more than a small POST's SQL (docs/performance.md)."""
+    built = []
+    original = storage.dialect.upsert
+
+    def counting_upsert(*args, **kwargs):
+        built.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(storage.dialect, "upsert", counting_upsert)
+
+    def post(n):
+        items = [BSOUpdate(f"{n}-{i}", payload="x", sortindex=i) for i in range(3)]
+        items.append(BSOUpdate(f"{n}-ttl", ttl=60))  # a second shape: ttl only
+        write(storage, 4, "history", lambda s: s.set_items(items))
+
+    post(1)
+    first = len(built)
+    assert first == 2  # one upsert per shape
+    post(2)
+    post(3)
+    assert len(built) == first  # nothing built for later POSTs
+    stored = read(storage, 4, "history", lambda s: s.find_items(ItemQuery(full=True)))
+    assert len(stored.items) == 12  # the ttl-only rows were created too (with "" payload)

@@ -43,6 +43,24 @@ def test_unreachable_database_is_one_line(tmp_path):
         assert "topsecret" not in result.stderr
 
 
+def test_default_database_before_the_data_dir_exists(tmp_path):
+    """Commands run in a fresh directory: one line and a hint, never a
+    traceback; `db upgrade` creates data_dir, as `serve` does."""
+    data_dir = tmp_path / "not-yet"
+    env = server_environment(data_dir=str(data_dir))
+    for command in (("db", "current"), ("node", "list"), ("stats",), ("user", "show", "1")):
+        result = invoke_cli(*command, env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == (
+            f"syncstorage: database sqlite:///{data_dir}/syncstorage.db: No such file or directory:"
+            " start `syncstorage serve` once, or run `syncstorage db upgrade`\n"
+        )
+    upgraded = invoke_cli("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (data_dir / "syncstorage.db").exists()
+    assert invoke_cli("node", "list", env=env).returncode == 0
+
+
 def test_shard_settings_reach_schema_and_server(sqlite_url, tmp_path):
     """SYNCSTORAGE_SHARD/SHARDSIZE (storage-model §3.6) give `db upgrade` the
     sharded tables, and the app's storage writes a user's rows into its shard."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 
+import httpx
 import pytest
 
 from e2e.client import SyncClient, encrypted_payload, mint_token
@@ -81,3 +82,33 @@ def test_human_request_log(tmp_path):
     assert len(lines) == 1
     assert " GET info/quota 401 " in lines[0]
     assert 'reason="invalid mac"' in lines[0]
+
+
+def test_tokenserver_refusals_are_explained(tmp_path, fxa):
+    """Token requests that get the same answer (`error`/`Unauthorized`, or
+    `invalid-credentials`) are told apart in the log, without the token."""
+    server = start_server(
+        tmp_path / "data", master_secret=secrets.token_hex(32), log_format="json",
+        fxa_oauth_server_url=fxa.url,
+    )
+    expired = fxa.access_token("0123456789abcdef0123456789abcdef", expires_in=-120)
+    sent = {
+        None: "missing Authorization header",
+        "Basic dXNlcjpwYXNz": "unsupported authorization scheme",
+        f"Bearer {expired}": "invalid OAuth token: expired",
+        "Bearer opaque-but-unknown": "invalid OAuth token: remote verify answered 400",
+    }
+    try:
+        for authorization in sent:
+            headers = {"X-KeyID": "1234-qqo"}
+            if authorization:
+                headers["Authorization"] = authorization
+            response = httpx.get(server.public_url + "/1.0/sync/1.5", headers=headers, timeout=30)
+            assert response.status_code == 401, response.text
+    finally:
+        server.stop()
+    log = server.log()
+    lines = [line for line in request_lines(log) if line["route"] == "tokenserver"]
+    assert [(line["status"], line.get("reason")) for line in lines] == [(401, reason) for reason in sent.values()]
+    for forbidden in (expired, "dXNlcjpwYXNz", "opaque-but-unknown"):
+        assert forbidden not in log

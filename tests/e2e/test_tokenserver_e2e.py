@@ -166,9 +166,16 @@ def node_command(tokenserver: RunningServer, *args: str) -> str:
     return result.stdout
 
 
+def listed_nodes(tokenserver: RunningServer) -> dict[str, list[str]]:
+    """`node list` piped: a `# title` line, the column names, then a line per node."""
+    title, header, *rows = node_command(tokenserver, "list").splitlines()
+    assert (title, header.split("\t")[:2]) == ("# storage nodes", ["id", "node"])
+    return {row.split("\t")[1]: row.split("\t") for row in rows}
+
+
 def test_multi_node(cluster, fxa):
     tokenserver, node_a, node_b = cluster
-    assert node_command(tokenserver, "list").strip().splitlines()[1:] == []  # nobody registered itself
+    assert listed_nodes(tokenserver) == {}  # nobody registered itself
     node_command(tokenserver, "add", node_a.public_url, "--capacity", "1")
     node_command(tokenserver, "add", node_b.public_url, "--capacity", "2")
 
@@ -186,7 +193,7 @@ def test_multi_node(cluster, fxa):
     on_b = [sign_in(tokenserver, fxa, secrets.token_hex(16)) for _ in range(2)]
     assert [c["api_endpoint"] for c in on_b] == [f"{node_b.public_url}/1.5/{c['uid']}" for c in on_b]
     assert token_request(tokenserver, fxa.access_token(secrets.token_hex(16)), fxa_kid(1234, "aaaa")).status_code == 503
-    listed = {line.split("\t")[1]: line.split("\t") for line in node_command(tokenserver, "list").splitlines()[1:]}
+    listed = listed_nodes(tokenserver)
     assert (listed[node_a.public_url][3], listed[node_b.public_url][3]) == ("1", "2")  # current_load
 
     # Each token opens storage on its own node only (§5 step 6).

@@ -10,12 +10,13 @@ from http_support import assert_error
 
 @pytest.fixture
 def three(client):
-    """Three writes, each its own timestamp: a (oldest), b, c (newest)."""
+    """Three writes, each its own timestamp: a (oldest), b, c (newest), at
+    least 0.02 s apart (tests that round a bound up by 0.01 need the gap)."""
     stamps = {}
     for n, id in enumerate("abc"):
         r = client.put(f"/storage/col/{id}", json={"payload": id, "sortindex": 10 - n * 5 if id != "b" else None})
         stamps[id] = r.text
-        time.sleep(0.011)
+        time.sleep(0.021)  # timestamps are 10 ms steps: > 20 ms apart is >= 0.02
     client.stamps = stamps
     return client
 

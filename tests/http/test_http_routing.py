@@ -8,6 +8,7 @@ import time
 
 import pytest
 from http_support import PUBLIC_URL, SECRET, assert_error, credentials
+from starlette.applications import Starlette
 
 from syncstorage import __version__
 from syncstorage.auth import derived_secret, hawk_header, make_token
@@ -343,3 +344,25 @@ def test_old_ios_clients_get_503(client, user_agent, rejected, caplog):
 def test_old_ios_rejection_can_be_turned_off(make_client, sqlite_url):
     client = make_client(sqlite_url, reject_old_ios_clients=False)
     assert client.get("/info/collections", headers={"User-Agent": OLD_IOS}).status_code == 200
+
+
+def test_storage_api_requests_skip_starlette(make_client, sqlite_url, monkeypatch):
+    """/1.5/ requests go from the outer layers straight to the storage API
+    (app.py): Starlette's router and exception middlewares only serve the
+    ops, metrics and tokenserver routes."""
+    client = make_client(sqlite_url)
+    reached = []
+    original = Starlette.__call__
+
+    async def recording_call(self, scope, receive, send):
+        if scope["type"] == "http":
+            reached.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(Starlette, "__call__", recording_call)
+    assert client.upload("col", {"id": "a", "payload": "x"}).status_code == 200
+    assert client.get("/storage/col?full=1").json()[0]["payload"] == "x"
+    assert_error(client.get("/storage/col/a/b"), 404)  # the storage API's own 404
+    assert reached == []
+    assert client.http.get("/__heartbeat__").status_code == 200
+    assert reached == ["/__heartbeat__"]

@@ -3,6 +3,8 @@ talking to the mock accounts server (`fxa`, in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tokenserver_support import NODE, TokenserverUnderTest, make_settings
@@ -26,3 +28,20 @@ def make_tokenserver(database_url, fxa):
 @pytest.fixture
 def ts(make_tokenserver):
     return make_tokenserver()
+
+
+@pytest.fixture
+def logged_reason(caplog):
+    """logged_reason() -> the `reason` of the last request-log line, after
+    checking that the tokenserver's own log line for it says the same."""
+    caplog.set_level(logging.INFO, logger="syncstorage")
+
+    def last() -> str | None:
+        request_lines = [r for r in caplog.records if r.name == "syncstorage.request"]
+        reason = request_lines[-1].fields.get("reason")
+        if reason is not None:
+            own = [r.getMessage() for r in caplog.records if r.name == "syncstorage.tokenserver.service"]
+            assert own[-1].endswith(f": {reason}"), own
+        return reason
+
+    return last

@@ -104,14 +104,16 @@ def test_opaque_bearer_value_passed_byte_for_byte(ts, fxa):
     assert fxa.verify_requests[-1]["body"] == b'{"token": ' + __import__("json").dumps(bearer).encode() + b"}"
 
 
-def test_unknown_application(ts, fxa):
+def test_unknown_application(ts, fxa, logged_reason):
     assert_error(ts.get(fxa.access_token(FXA_UID), path="/1.0/storage/1.5"), 404,
                  error("error", "Unsupported application", "url", "application"))
+    assert logged_reason() == "unsupported application"
 
 
-def test_unknown_version(ts, fxa):
+def test_unknown_version(ts, fxa, logged_reason):
     assert_error(ts.get(fxa.access_token(FXA_UID), path="/1.0/sync/1.2"), 404,
                  error("error", "Unsupported application version", "url", "1.2"))
+    assert logged_reason() == "unsupported application version"
 
 
 def test_application_checked_before_everything(ts):
@@ -120,22 +122,28 @@ def test_application_checked_before_everything(ts):
 
 
 @pytest.mark.parametrize("value", ["not hex!", "a" * 33, "", "ab cd"])
-def test_bad_client_state_header_checked_before_auth(ts, value):
+def test_bad_client_state_header_checked_before_auth(ts, value, logged_reason):
     assert_error(ts.get(None, **{"X-Client-State": value}), 400,
                  error("error", "Invalid client state value", "header", "X-Client-State"))
+    assert logged_reason() == "malformed X-Client-State header"
 
 
-def test_missing_authorization(ts):
+def test_missing_authorization(ts, logged_reason):
     assert_error(ts.get(None), 401, UNAUTHORIZED)
+    assert logged_reason() == "missing Authorization header"
 
 
-def test_authorization_without_space(ts):
+def test_authorization_without_space(ts, logged_reason):
     assert_error(ts.get(None, Authorization="Bearer"), 401, UNAUTHORIZED)
+    assert logged_reason() == "Authorization header without a space after the scheme"
 
 
-@pytest.mark.parametrize("value", ["Basic dXNlcjpwYXNz", "Hawk id=x", "BearerX token"])
-def test_non_bearer_scheme(ts, value):
+@pytest.mark.parametrize("value", ["Basic dXNlcjpwYXNz", "Hawk id=x", "BearerX token", "secret-token-0123 x"])
+def test_non_bearer_scheme(ts, value, logged_reason, caplog):
     assert_error(ts.get(None, Authorization=value), 401, error("error", "Unsupported"))
+    assert logged_reason() == "unsupported authorization scheme"
+    # A client that forgot "Bearer " sends its token where the scheme goes.
+    assert value.split(" ")[0] not in caplog.text
 
 
 def test_bearer_scheme_is_case_insensitive(ts, fxa):
@@ -143,8 +151,15 @@ def test_bearer_scheme_is_case_insensitive(ts, fxa):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("kind", ["expired", "wrong scope", "wrong typ", "forged", "unknown opaque", "empty"])
-def test_oauth_token_rejected(ts, fxa, kind):
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("expired", "expired"),
+    ("wrong scope", "sync scope missing"),
+    ("wrong typ", "not an RS256 at+jwt token"),
+    ("forged", "no key verifies the signature"),
+    ("unknown opaque", "remote verify answered 400"),
+    ("empty", "empty bearer value"),
+])
+def test_oauth_token_rejected(ts, fxa, kind, reason, logged_reason, caplog):
     from support.mock_fxa import _rsa_key
 
     bearer = {
@@ -157,27 +172,41 @@ def test_oauth_token_rejected(ts, fxa, kind):
     }[kind]()
     assert_error(ts.get(bearer), 401, INVALID_CREDENTIALS)
     assert ts.users() == []
+    assert logged_reason() == f"invalid OAuth token: {reason}"
+    assert not bearer or bearer not in caplog.text
 
 
-def test_accounts_server_unreachable(make_tokenserver):
+def test_accounts_server_unreachable(make_tokenserver, logged_reason):
     ts = make_tokenserver(fxa_oauth_server_url=f"http://127.0.0.1:{unused_port()}")
     assert_error(ts.get("opaque token"), 503, error("error", "Resource is not available"))
+    assert logged_reason().startswith("accounts server unreachable: ")
 
 
-def test_accounts_server_timeout(make_tokenserver, fxa):
+def test_accounts_server_timeout(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver(fxa_oauth_request_timeout=0.3)
     fxa.delay = 1
     assert_error(ts.get("opaque token"), 503, error("error", "Resource is not available"))
+    assert logged_reason() == "accounts server unreachable: timed out"
 
 
-def test_missing_key_id(ts, fxa):
+def test_missing_key_id(ts, fxa, logged_reason):
     assert_error(ts.get(fxa.access_token(FXA_UID), key_id=None), 401,
                  error("invalid-key-id", "Missing X-KeyID header", "header"))
+    assert logged_reason() == "missing X-KeyID header"
 
 
-@pytest.mark.parametrize("key_id", ["1234", "abc-qqo", "1234-state!", "-qqo", "12x4-qqo", "1234-a", "1234-qqo="])
-def test_malformed_key_id(ts, fxa, key_id):
+@pytest.mark.parametrize(("key_id", "reason"), [
+    ("1234", "malformed X-KeyID header"),
+    ("abc-qqo", "malformed X-KeyID header"),
+    ("1234-state!", "malformed X-KeyID header"),
+    ("-qqo", "malformed X-KeyID header"),
+    ("12x4-qqo", "malformed X-KeyID header"),
+    ("1234-a", "X-KeyID client state is not base64url"),
+    ("1234-qqo=", "malformed X-KeyID header"),
+])
+def test_malformed_key_id(ts, fxa, key_id, reason, logged_reason):
     assert_error(ts.get(fxa.access_token(FXA_UID), key_id=key_id), 401, INVALID_CREDENTIALS)
+    assert logged_reason() == reason
 
 
 def test_key_id_client_state_may_contain_dash(ts, fxa):
@@ -192,23 +221,26 @@ def test_empty_client_state_allowed(ts, fxa):
     assert ts.users()[0].client_state == ""
 
 
-def test_client_state_longer_than_16_bytes(ts, fxa):
+def test_client_state_longer_than_16_bytes(ts, fxa, logged_reason):
     key_id = "1234-" + "q" * 24  # 18 bytes
     assert_error(ts.get(fxa.access_token(FXA_UID), key_id=key_id), 400,
                  error("error", "Invalid client state value", "header", "X-Client-State"))
+    assert logged_reason() == "X-KeyID client state longer than 16 bytes"
 
 
-def test_client_state_header_must_match_key_id(ts, fxa):
+def test_client_state_header_must_match_key_id(ts, fxa, logged_reason):
     token = fxa.access_token(FXA_UID)
     assert_error(ts.get(token, key_id="1234-qqo", **{"X-Client-State": "bbbb"}), 401,
                  error("invalid-client-state", "Unauthorized"))
+    assert logged_reason() == "X-Client-State header does not match X-KeyID"
     assert ts.get(token, key_id="1234-qqo", **{"X-Client-State": "aaaa"}).status_code == 200
     assert ts.get(token, key_id="1234-qqo", **{"X-Client-State": "AAAA"}).status_code == 200
 
 
-def test_new_users_disabled(make_tokenserver, fxa):
+def test_new_users_disabled(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver(allow_new_users=False)
     assert_error(ts.get(fxa.access_token(FXA_UID)), 403, error("new-users-disabled", "New users are not allowed"))
+    assert logged_reason() == "new users are not allowed (allow_new_users is off)"
     assert ts.users() == []
 
 
@@ -220,12 +252,13 @@ def test_existing_users_still_served_when_new_users_disabled(make_tokenserver, f
     assert closed_ts.get(fxa.access_token("someone-else")).status_code == 403
 
 
-def test_allow_list(make_tokenserver, fxa):
+def test_allow_list(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver(allowed_users=[FXA_UID.upper(), "friend@api.accounts.firefox.com"])
     assert ts.get(fxa.access_token(FXA_UID)).status_code == 200
     assert ts.get(fxa.access_token("friend")).status_code == 200
     assert_error(ts.get(fxa.access_token("stranger")), 403,
                  error("user-not-allowed", "This account is not allowed on this server"))
+    assert logged_reason() == "account not on allowed_users"
     assert {u.email.split("@")[0] for u in ts.users()} == {FXA_UID, "friend"}
 
 
@@ -238,14 +271,16 @@ def test_allow_list_refuses_real_email_addresses(database_url, fxa):
         make_settings(database_url, fxa.url, allowed_users=["me@gmail.com"])
 
 
-def test_no_node_available(make_tokenserver, fxa):
+def test_no_node_available(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver(node_capacities={})
     assert_error(ts.get(fxa.access_token(FXA_UID)), 503, error("internal-error", "Server error", "internal"))
+    assert logged_reason() == "no storage node can take a new user"
 
 
-def test_database_failure_is_503_without_details(make_tokenserver, fxa):
+def test_database_failure_is_503_without_details(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver()
     with ts.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE users")
     response = ts.get(fxa.access_token(FXA_UID))
     assert_error(response, 503, error("internal-error", "Server error", "internal"))
+    assert logged_reason() == "tokenserver database unavailable"

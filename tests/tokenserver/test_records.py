@@ -89,6 +89,23 @@ def test_consistency_rules(ts, fxa, user, request_, expected):
     assert ts.users() == before  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("user", "request_", "reason"),
+    [
+        (dict(generation=10, kca=10), dict(G=15, K=20), "new keys_changed_at above the token's generation"),
+        (dict(generation=10, cs="aaaa"), dict(C=""), "unacceptable client state: empty string"),
+        (dict(generation=10), dict(G=5), "generation older than the user's"),
+        (dict(generation=10, kca=10), dict(K=5), "keys_changed_at older than the user's"),
+        (dict(generation=10, kca=10), dict(G=20), "no keys_changed_at, but the user has one"),
+    ],
+)
+def test_rules_sharing_an_answer_are_told_apart_in_the_log(ts, fxa, user, request_, reason, logged_reason):
+    # Rules 1, 7 and 8 all answer invalid-keysChangedAt/Unauthorized.
+    seed(ts, **user)
+    assert ask(ts, fxa, **request_).status_code == 401
+    assert logged_reason() == reason
+
+
 def test_rule_3_stale_client_state(ts, fxa):
     seed(ts, generation=5, kca=5, cs="bbbb", created_at=T0, replaced_at=T0 + 1)
     seed(ts, generation=10, kca=10, cs="aaaa", created_at=T0 + 1)
@@ -235,11 +252,12 @@ def test_retired_user_with_node_is_used_as_is(ts, fxa):
     assert ask(ts, fxa, G=5).json() == GEN_ERROR
 
 
-def test_retired_user_without_node(ts, fxa):
+def test_retired_user_without_node(ts, fxa, logged_reason):
     seed(ts, generation=MAX_GENERATION, nodeid=987654)
     response = ask(ts, fxa)
     assert response.status_code == 500
     assert response.json() == error("internal-error", "Server error", "internal")
+    assert logged_reason() == "retired user without a node"
 
 
 def test_users_and_nodes_reread_every_request(ts, fxa):

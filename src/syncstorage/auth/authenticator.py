@@ -120,6 +120,9 @@ class HawkAuthenticator:
     ) -> None:
         self._tokens = TokenVerifier(secrets)
         self._nonce_store = nonce_store
+        # whether authenticate() can run on the event loop: all its work is
+        # CPU unless the nonce check is a round trip to a shared store
+        self.in_process = nonce_store.in_process
         self._skew_window = skew_window
         self._expired_token_timeout = expired_token_timeout
         self._public_node = normalize_url(public_url)

@@ -29,6 +29,8 @@ def nonce_key(token_id: str, nonce: str) -> str:
 
 
 class NonceStore(Protocol):
+    in_process: bool  # True: add() never waits on the network
+
     def add(self, key: str, expires_at: float, now: float) -> bool:
         """Record `key` until `expires_at` (epoch seconds). True if it was
         new; False if already present (a replay) or no longer judgeable."""
@@ -44,6 +46,8 @@ class MemoryNonceStore:
     replay of an evicted entry, so it is not judgeable (its client retries
     with a fresh timestamp).
     """
+
+    in_process = True
 
     def __init__(self, max_entries: int = 200_000) -> None:
         if max_entries < 1:
@@ -81,6 +85,8 @@ class MemoryNonceStore:
 class RedisNonceStore:
     """Store shared by every worker: one Redis key per nonce, created with
     SET NX (atomic: exactly one worker wins) and expiring on its own."""
+
+    in_process = False
 
     def __init__(self, client: redis.Redis, prefix: str = "syncstorage:nonce:") -> None:
         self._client = client

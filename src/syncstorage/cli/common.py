@@ -44,6 +44,16 @@ def settings_from(config_file: Path | None, **flags: object) -> Settings:
         raise SettingsProblem(str(exc)) from None
 
 
+def ensure_default_data_dir(settings: Settings) -> None:
+    """For the commands that create the database (`serve`, `db upgrade`):
+    the default SQLite file lives in data_dir, which may not exist yet."""
+    if settings.database_url is None:
+        try:
+            secret_file.ensure_data_dir(settings.data_dir)
+        except OSError as exc:
+            raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
+
+
 def with_master_secret(settings: Settings) -> Settings:
     """Use the configured secret, else the stored one, else generate it."""
     if settings.master_secret:

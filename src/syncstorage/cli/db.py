@@ -7,7 +7,7 @@ import logging
 import click
 import sqlalchemy as sa
 
-from syncstorage.cli.common import config_option, settings_from
+from syncstorage.cli.common import config_option, ensure_default_data_dir, settings_from
 from syncstorage.config import masked_url
 from syncstorage.storage.sql import migrate
 from syncstorage.syncserver_import import has_syncserver_tables
@@ -34,6 +34,11 @@ def schema_revisions(url: str) -> tuple[str | None, str]:
         return migrate.current_revision(url), migrate.head_revision()
     except sa.exc.SQLAlchemyError as exc:
         raise database_problem(url, exc) from None
+    except OSError as exc:  # a SQLite file in a directory that does not exist
+        raise DatabaseProblem(
+            f"database {masked_url(url)}: {exc.strerror}: start `syncstorage serve` once,"
+            " or run `syncstorage db upgrade`"
+        ) from None
 
 
 def require_current_schema(url: str) -> None:
@@ -82,6 +87,7 @@ def db() -> None:
 def upgrade(config_file) -> None:
     """Create the tables, or upgrade them to this version's schema."""
     settings = settings_from(config_file)
+    ensure_default_data_dir(settings)
     urls = [settings.effective_database_url]
     if settings.effective_tokenserver_database_url not in urls:
         urls.append(settings.effective_tokenserver_database_url)  # the tokenserver's own database

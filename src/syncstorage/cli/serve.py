@@ -9,8 +9,13 @@ import os
 import click
 
 from syncstorage import __version__
-from syncstorage import master_secret as secret_file
-from syncstorage.cli.common import SettingsProblem, config_option, settings_from, with_master_secret
+from syncstorage.cli.common import (
+    SettingsProblem,
+    config_option,
+    ensure_default_data_dir,
+    settings_from,
+    with_master_secret,
+)
 from syncstorage.cli.db import ensure_schema
 from syncstorage.logs import setup_logging
 from syncstorage.metrics.exposition import prepare_worker_processes
@@ -83,7 +88,7 @@ def _url_host(host: str) -> str:
     metavar="DIR",
     help="Directory for the SQLite database and the generated secret. [default ./data]",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes; above 1 needs nonce_store_url.")
 @click.option("--reload/--no-reload", default=False, show_default=True, help="Restart on code changes (development only).")
 def serve(config_file, host, port, public_url, database_url, master_secret, data_dir, workers, reload) -> None:
     """Run the server (storage API, tokenserver and ops endpoints).
@@ -108,11 +113,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
             "invalid setting nonce_store_url (SYNCSTORAGE_NONCE_STORE_URL): "
             "--workers above 1 needs a shared nonce store, e.g. redis://127.0.0.1:6379/0"
         )
-    if settings.database_url is None:  # the default SQLite file lives in data_dir
-        try:
-            secret_file.ensure_data_dir(settings.data_dir)
-        except OSError as exc:
-            raise SettingsProblem(f"invalid setting data_dir: {exc}") from None
+    ensure_default_data_dir(settings)
     settings = with_master_secret(settings)
     ensure_schema(settings.effective_database_url, settings.storage_layout)
     if settings.tokenserver_enabled and settings.effective_tokenserver_database_url != settings.effective_database_url:

@@ -18,8 +18,9 @@ from syncstorage.cli.tables import format_time, print_table
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage
+from syncstorage.tokenserver.admin import USERS_WITH_NODE
 from syncstorage.tokenserver.db import make_engine
-from syncstorage.tokenserver.schema import nodes, users
+from syncstorage.tokenserver.schema import users
 
 USER_ARGUMENT = click.argument("user", metavar="USER")
 
@@ -32,12 +33,7 @@ def token_records(settings: Settings, user: str) -> list:
     else:
         email = user if "@" in user else f"{user.lower()}@{settings.fxa_email_domain}"
         where = users.c.email == email
-    query = (
-        sa.select(users, nodes.c.node)
-        .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
-        .where(where)
-        .order_by(users.c.created_at.desc(), users.c.uid.desc())
-    )
+    query = USERS_WITH_NODE.where(where)
     url = settings.effective_tokenserver_database_url
     engine = make_engine(url)
     try:
@@ -50,6 +46,20 @@ def token_records(settings: Settings, user: str) -> list:
     if email is not None and not rows:
         raise DatabaseProblem(f"no tokenserver user with email {email}")
     return rows
+
+
+def print_token_records(records: list) -> None:
+    """Tokenserver user rows (with their node URL), as `user show` and
+    `user list` print them."""
+    print_table(
+        "tokenserver records",
+        ["uid", "email", "generation", "keys changed", "client state", "created", "replaced", "node"],
+        [
+            (r.uid, r.email, r.generation, format_time(r.keys_changed_at), r.client_state or "-",
+             format_time(r.created_at), format_time(r.replaced_at), r.node or f"(gone: {r.nodeid})")
+            for r in records
+        ],
+    )
 
 
 def uids_of(user: str, records: list) -> list[int]:
@@ -88,15 +98,7 @@ def show(config_file, user: str) -> None:
     try:
         records = token_records(settings, user)
         if records:
-            print_table(
-                "tokenserver records",
-                ["uid", "email", "generation", "keys changed", "client state", "created", "replaced", "node"],
-                [
-                    (r.uid, r.email, r.generation, format_time(r.keys_changed_at), r.client_state or "-",
-                     format_time(r.created_at), format_time(r.replaced_at), r.node or f"(gone: {r.nodeid})")
-                    for r in records
-                ],
-            )
+            print_token_records(records)
         for uid in uids_of(user, records):
             rows = collection_rows(storage, uid)
             if not rows:

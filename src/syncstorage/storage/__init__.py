@@ -22,16 +22,19 @@ working on SQLite, PostgreSQL and MySQL/MariaDB.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # --- values ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BSO:
-    """A stored record as read back (storage-api §3.2)."""
+class BSO(NamedTuple):
+    """A stored record as read back (storage-api §3.2).
+
+    A tuple so that a database row with these fields in this order, which
+    unpacks and names its fields alike, can stand for a BSO (see `Page`)."""
 
     id: str
     modified: int  # ms
@@ -71,7 +74,11 @@ class ItemQuery:
 
 @dataclass(slots=True)
 class Page:
-    items: list[BSO]  # with full=False, payload may be "" (only id is used)
+    # With full=True the items may be the database's rows as fetched, with
+    # BSO's fields in BSO's order: copying each into a BSO cost as much as
+    # rendering the page (issue 6, profiled). With full=False, payload may
+    # be "" (only id is used).
+    items: Sequence[BSO]
     next_offset: str | None  # value for X-Weave-Next-Offset, or None
 
 
@@ -170,6 +177,13 @@ class Session(Protocol):
 
 
 class Storage(Protocol):
+    # how many threads the HTTP layer runs read / write sessions on
+    read_threads: int
+    write_threads: int
+    # True if a read never waits (no network, no lock): a read of a few
+    # rows may then run on the event loop instead of a thread
+    reads_never_wait: bool
+
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False
     ) -> AbstractContextManager[Session]:

@@ -128,17 +128,21 @@ def list_nodes(engine: sa.Engine) -> list[sa.Row]:
         ).all()
 
 
+# User rows with their node URL (None when the node row is gone), newest
+# first: what `user list` and `user show` print.
+USERS_WITH_NODE = (
+    sa.select(users, nodes.c.node)
+    .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
+    .order_by(users.c.created_at.desc(), users.c.uid.desc())
+)
+
+
 def list_users(
     engine: sa.Engine, email: str | None = None, include_replaced: bool = False
 ) -> list[sa.Row]:
     """User rows with their node URL, newest first."""
     service_id = ensure_service(engine).id
-    query = (
-        sa.select(users, nodes.c.node)
-        .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
-        .where(users.c.service == service_id)
-        .order_by(users.c.created_at.desc(), users.c.uid.desc())
-    )
+    query = USERS_WITH_NODE.where(users.c.service == service_id)
     if email is not None:
         query = query.where(users.c.email == email)
     if not include_replaced:

@@ -7,15 +7,13 @@ whose schema `syncstorage db upgrade` creates.
 
 from __future__ import annotations
 
-import datetime
-
 import click
 import sqlalchemy as sa
-from rich.console import Console
-from rich.table import Table
 
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
+from syncstorage.cli.tables import print_table
+from syncstorage.cli.user import print_token_records
 from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.db import make_engine
 
@@ -40,29 +38,27 @@ class _Engine:
             raise DatabaseProblem(str(exc).strip("'\"")) from None
 
 
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    """A rich table on a terminal; tab-separated lines (header first) for scripts."""
-    console = Console()
-    if console.is_terminal:
-        table = Table(*headers)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    else:
-        for row in [headers, *rows]:
-            click.echo("\t".join(row))
+def _node_options(adding: bool):
+    """The node fields as options; `update` leaves unnamed fields alone."""
 
+    def default(for_add: str) -> str:
+        return f" [default {for_add}]" if adding else ""
 
-def _node_options(command):
-    for flag, help_text in [
-        ("--capacity", "Most users the node may hold (default for add: init_node_capacity)."),
-        ("--available", "Slots that may be handed out now (default: capacity minus load)."),
-        ("--current-load", "Users assigned to the node."),
-    ]:
-        command = click.option(flag, type=click.IntRange(min=0), default=None, help=help_text)(command)
-    command = click.option("--downed/--not-downed", default=None, help="Out of service: no new users.")(command)
-    command = click.option("--backoff/--no-backoff", default=None, help="Temporarily no new users.")(command)
-    return command
+    def decorate(command):
+        for flag, help_text in [
+            ("--capacity", "Most users the node may hold." + default("init_node_capacity")),
+            ("--available", "Slots that may be handed out now." + default("capacity minus load")),
+            ("--current-load", "Users assigned to the node." + default("0")),
+        ]:
+            command = click.option(flag, type=click.IntRange(min=0), default=None, help=help_text)(command)
+        for flag, help_text in [
+            ("--downed/--not-downed", "Out of service: no new users." + default("not downed")),
+            ("--backoff/--no-backoff", "Temporarily no new users." + default("no backoff")),
+        ]:
+            command = click.option(flag, default=None, help=help_text)(command)
+        return command
+
+    return decorate
 
 
 @click.group()
@@ -76,14 +72,14 @@ def node_list(config_file) -> None:
     """Show every node."""
     with _Engine(config_file) as engine:
         rows = admin.list_nodes(engine)
-    headers = ["id", "node", "capacity", "current_load", "available", "downed", "backoff"]
-    _print_table(headers, [[str(getattr(row, name)) for name in headers] for row in rows])
+    columns = ["id", "node", "capacity", "current_load", "available", "downed", "backoff"]
+    print_table("storage nodes", columns, [[getattr(row, name) for name in columns] for row in rows])
 
 
 @node.command("add")
 @config_option
 @click.argument("url")
-@_node_options
+@_node_options(adding=True)
 def node_add(config_file, url, capacity, available, current_load, downed, backoff) -> None:
     """Add the storage node at URL (its public_url, path prefix included)."""
     database = _Engine(config_file)
@@ -101,9 +97,9 @@ def node_add(config_file, url, capacity, available, current_load, downed, backof
 @node.command("update")
 @config_option
 @click.argument("url")
-@_node_options
+@_node_options(adding=False)
 def node_update(config_file, url, **fields) -> None:
-    """Change the given fields of the node at URL."""
+    """Change the given fields of the node at URL; the others stay as they are."""
     with _Engine(config_file) as engine:
         admin.update_node(engine, url, **fields)
     click.echo(f"updated node {url.rstrip('/')}")
@@ -135,12 +131,6 @@ def user() -> None:
     """Users known to the tokenserver."""
 
 
-def _when(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 @user.command("list")
 @config_option
 @click.option("--email", default=None, help="Only this user (<fxa uid>@<fxa_email_domain>).")
@@ -149,14 +139,7 @@ def user_list(config_file, email, include_replaced) -> None:
     """Show user records, newest first."""
     with _Engine(config_file) as engine:
         rows = admin.list_users(engine, email=email, include_replaced=include_replaced)
-    headers = ["uid", "email", "node", "generation", "keys_changed_at", "client_state",
-               "created (UTC)", "replaced (UTC)"]
-    _print_table(headers, [
-        [str(row.uid), row.email, row.node or f"(gone: id {row.nodeid})", str(row.generation),
-         "" if row.keys_changed_at is None else str(row.keys_changed_at), row.client_state,
-         _when(row.created_at), _when(row.replaced_at)]
-        for row in rows
-    ])
+    print_token_records(rows)
 
 
 COMMANDS = (node, user)

@@ -88,4 +88,4 @@ def assign_node(conn: sa.Connection, service_id: int, release_rate: float) -> tu
         ).rowcount
         if claimed:
             return chosen.id, chosen.node
-    raise errors.server_error(503)
+    raise errors.server_error(503, "no storage node can take a new user")

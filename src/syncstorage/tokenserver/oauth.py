@@ -202,6 +202,9 @@ class OAuthVerifier:
                 break
             except jwt.InvalidSignatureError:
                 continue
+            except jwt.ExpiredSignatureError as exc:
+                # PyJWT says "Signature has expired"; the log says what it is.
+                raise InvalidToken("expired") from exc
             except jwt.InvalidTokenError as exc:
                 raise InvalidToken(str(exc)) from exc
         if claims is None:

@@ -26,13 +26,15 @@ def token_duration(query_value: str | None, configured: int) -> int:
 
 def check_client_state_header(value: str | None) -> None:
     if value is not None and not _CLIENT_STATE_HEADER.fullmatch(value):
-        raise errors.invalid_client_state_value()
+        raise errors.invalid_client_state_value("malformed X-Client-State header")
 
 
 def bearer_value(authorization: str | None) -> str:
     """§6.2: split at the first space only; the rest is the opaque bearer value."""
-    if authorization is None or " " not in authorization:
-        raise errors.unauthorized()
+    if authorization is None:
+        raise errors.unauthorized("missing Authorization header")
+    if " " not in authorization:
+        raise errors.unauthorized("Authorization header without a space after the scheme")
     scheme, value = authorization.split(" ", 1)
     if scheme.lower() != "bearer":
         raise errors.unsupported_scheme()
@@ -51,13 +53,13 @@ def key_claims(key_id: str | None, client_state_header: str | None, generation: 
         raise errors.missing_key_id()
     kca_text, sep, state_b64 = key_id.partition("-")
     if not sep or not _DECIMAL.fullmatch(kca_text) or not _B64URL_UNPADDED.fullmatch(state_b64):
-        raise errors.invalid_credentials()
+        raise errors.invalid_credentials("malformed X-KeyID header")
     try:
         state = base64.urlsafe_b64decode(state_b64 + "=" * (-len(state_b64) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise errors.invalid_credentials() from exc
+        raise errors.invalid_credentials("X-KeyID client state is not base64url") from exc
     if len(state) > MAX_CLIENT_STATE_BYTES:
-        raise errors.invalid_client_state_value()
+        raise errors.invalid_client_state_value("X-KeyID client state longer than 16 bytes")
     client_state = state.hex()
     if client_state_header is not None and client_state_header.lower() != client_state:
         raise errors.client_state_mismatch()

@@ -105,7 +105,7 @@ def get_user(
                 release_rate=release_rate,
             )
         elif current.node is None:
-            raise errors.server_error(500)  # retired user without a node
+            raise errors.server_error(500, "retired user without a node")
         # A retired user that still has a node is used as it is.
 
     check_rules(current, old_client_states, claims)
@@ -117,7 +117,7 @@ def check_rules(current: UserRecord, old_client_states: set[str], claims: KeyCla
     G, K, C = claims.generation, claims.keys_changed_at, claims.client_state
     gen, kca, cs = current.generation, current.keys_changed_at, current.client_state
     if K is not None and kca is not None and K > kca and G is not None and G < K:
-        raise errors.invalid_keys_changed_at()
+        raise errors.invalid_keys_changed_at("new keys_changed_at above the token's generation")
     if cs and not C:
         raise errors.unacceptable_client_state("empty string")
     if C in old_client_states:
@@ -129,9 +129,9 @@ def check_rules(current: UserRecord, old_client_states: set[str], claims: KeyCla
     if G is not None and gen > G:
         raise errors.invalid_generation()
     if K is not None and kca is not None and kca > K:
-        raise errors.invalid_keys_changed_at()
+        raise errors.invalid_keys_changed_at("keys_changed_at older than the user's")
     if K is None and kca is not None and kca != 0:
-        raise errors.invalid_keys_changed_at()
+        raise errors.invalid_keys_changed_at("no keys_changed_at, but the user has one")
 
 
 def new_values(current: UserRecord, claims: KeyClaims) -> tuple[int, int | None]:

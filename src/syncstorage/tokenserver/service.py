@@ -130,7 +130,7 @@ class Tokenserver:
             duration=request.query_params.get("duration"),
         )
         # For the request log (syncstorage.requestlog): route, uid, and why
-        # a request was refused.
+        # a request was refused (never the token).
         request.state.route = "tokenserver"
         try:
             body = await run_in_threadpool(self.issue, token_request)
@@ -140,8 +140,8 @@ class Tokenserver:
         except errors.TokenserverError as exc:
             body, status = exc.body(), exc.http_status
             metrics.observe_token_verification(metrics.token_outcome(exc.http_status, exc.status))
-            cause = exc.__cause__
-            request.state.reason = f"{exc.status} ({cause})" if isinstance(cause, InvalidToken) else exc.status
+            request.state.reason = exc.reason
+            log.info("%d on %s: %s", status, request.url.path, exc.reason)
         return JSONResponse(
             body,
             status_code=status,
@@ -163,10 +163,9 @@ class Tokenserver:
         try:
             verified = self.verifier.verify(bearer)
         except InvalidToken as exc:
-            log.info("OAuth token refused: %s", exc)
-            raise errors.invalid_credentials() from exc
+            raise errors.invalid_credentials(f"invalid OAuth token: {exc}") from exc
         except AccountsUnavailable as exc:
-            raise errors.accounts_unavailable() from exc
+            raise errors.accounts_unavailable(f"accounts server unreachable: {exc}") from exc
         email = f"{verified.fxa_uid}@{self.settings.fxa_email_domain}"
         if self.allowed and not ({verified.fxa_uid.lower(), email.lower()} & self.allowed):
             log.warning("FxA uid %s is not in allowed_users; refused", verified.fxa_uid)
@@ -186,7 +185,7 @@ class Tokenserver:
                 )
         except sa.exc.SQLAlchemyError as exc:
             log.exception("tokenserver database failure")
-            raise errors.server_error(503) from exc
+            raise errors.server_error(503, "tokenserver database unavailable") from exc
 
         duration = token_duration(req.duration, self.settings.token_duration)
         hashed_fxa_uid, hashed_device_id = hashed_ids(self.hash_secret, verified.fxa_uid)

@@ -1,8 +1,15 @@
-"""The storage API as one Starlette route: everything below `/1.5/`.
+"""The storage API: everything below `/1.5/`, as one plain ASGI app.
+
+`app.py` sends every `/1.5/` request here straight from the outer layers,
+without Starlette's router and exception middlewares (which the ops and
+tokenserver routes still use): the storage API routes on the raw path
+itself and answers every error itself, so those layers only cost time
+(about 30 µs of CPU per request, docs/performance.md).
 
 Per request: route on the raw path (404/405), read the body (413), then ONE
 worker-thread hop runs authentication and the handler with its storage
-session (both synchronous), retrying once on a quick conflict (§4.3).
+session (both synchronous), retrying once on a quick conflict (§4.3); a
+small read that cannot wait runs on the event loop instead (_SMALL_READS).
 Whatever happens, the answer carries X-Weave-Timestamp (§7) and errors have
 the bare-integer bodies of §14; an unexpected exception is logged and
 answered 500 with body 0, never a traceback.
@@ -17,7 +24,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from syncstorage import metrics
@@ -58,37 +64,51 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "item": {"GET": item.get_item, "PUT": item.put_item, "DELETE": item.delete_item},
 }
 _WITH_BODY = frozenset(("PUT", "POST"))
+# GETs that read a few rows by key, whatever the data: one user's
+# collection timestamps (§8), a fixed body, one item. Where nothing they do
+# can wait (Storage.reads_never_wait, an in-process nonce store) they run on
+# the event loop: the thread hop and its GIL hand-offs cost more than they
+# do. Steady benchmark, SQLite: -11 % CPU per request, p99 75-95 -> 56-64 ms
+# (docs/performance.md). Listings stay on threads: their size is the
+# client's to choose.
+_SMALL_READS = frozenset(("info/collections", "info/configuration", "item"))
 # A conflict this soon after the request started is a same-10-ms clash with
 # another write, worth one retry; a slower one is real contention (§4.3).
 _RETRY_WITHIN = 0.2
 _RETRY_SLEEP = 0.01
 _API_PREFIX_BYTES = API_PREFIX.encode()
-# Threads for the blocking storage work: as many as SQLStorage's pool can
-# serve at once (pool_size 10 + max_overflow 10); more would only queue for a
-# connection. A plain executor hop costs 81 µs of CPU where anyio's
-# run_in_threadpool costs 151 µs (docs/performance.md, "Changes made", 4).
-STORAGE_THREADS = 20
 
 
 class _Disconnected(Exception):
     pass
 
 
-class StorageAPIRoute(BaseRoute):
-    """Matches every raw path below /1.5/ (the prefix already removed)."""
+def is_storage_api(scope: Scope) -> bool:
+    """A request for the storage API: any raw path below /1.5/ (the
+    public_url prefix already removed)."""
+    return scope["type"] == "http" and scope["raw_path"].startswith(_API_PREFIX_BYTES)
+
+
+class StorageAPI:
+    """The ASGI app of every request `is_storage_api` claims."""
 
     def __init__(self, ctx: Context, authenticator: HawkAuthenticator) -> None:
         self.ctx = ctx
         self.authenticator = authenticator
         self.max_request_bytes = ctx.limits["max_request_bytes"]
-        self.executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
+        # Threads for the blocking storage work, as many as the storage says
+        # are useful; writes have their own, so a writer waiting for a lock
+        # never holds up a read. A plain executor hop costs 81 µs of CPU
+        # where anyio's run_in_threadpool costs 151 µs (docs/performance.md,
+        # "Changes made", 4).
+        storage = ctx.storage
+        self.read_executor = ThreadPoolExecutor(storage.read_threads, thread_name_prefix="read")
+        self.inline_reads = (
+            _SMALL_READS if storage.reads_never_wait and authenticator.in_process else frozenset()
+        )
+        self.write_executor = ThreadPoolExecutor(storage.write_threads, thread_name_prefix="write")
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and scope["raw_path"].startswith(_API_PREFIX_BYTES):
-            return Match.FULL, {}
-        return Match.NONE, {}
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
         scope.setdefault("state", {})  # what the request log reports (syncstorage.requestlog)
         try:
@@ -132,9 +152,12 @@ class StorageAPIRoute(BaseRoute):
             # expired-token grace for polling clients (auth-and-tokens §5.5)
             allow_expired=target.route == "info/collections",
         )
+        if as_method == "GET" and target.route in self.inline_reads:
+            return self._run(handler, call, authenticate, started, state)
         loop = asyncio.get_running_loop()
+        executor = self.read_executor if as_method == "GET" else self.write_executor
         return await loop.run_in_executor(
-            self.executor, self._run, handler, call, authenticate, started, state
+            executor, self._run, handler, call, authenticate, started, state
         )
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:

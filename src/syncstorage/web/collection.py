@@ -26,14 +26,10 @@ def get_collection(ctx: Context, call: Call) -> Result:
         ts = s.collection_timestamp() or 0  # a missing collection lists as [] (§9.1)
         pre.check(ts)
         page = s.find_items(query)
-    if query.full:
-        records = [rendering.bso(item) for item in page.items]
-    else:
-        records = [rendering.dumps(item.id) for item in page.items]
-    headers = {"X-Weave-Records": str(len(records))}
+    headers = {"X-Weave-Records": str(len(page.items))}
     if page.next_offset is not None:
         headers["X-Weave-Next-Offset"] = page.next_offset
-    body = rendering.listing(records, newlines=media == NEWLINES)
+    body = rendering.listing(page.items, full=query.full, newlines=media == NEWLINES)
     return Result(body, last_modified=ts, content_type=media, headers=headers)
 
 

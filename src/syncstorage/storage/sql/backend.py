@@ -1,7 +1,9 @@
 """SQLStorage: the one implementation of the storage interface.
 
-A `SQLSession` is one database transaction on one pooled connection. Its
-start takes the collection lock of storage-model §5 and only then fixes
+A `SQLSession` is one database transaction on one pooled connection (a
+SQLite write session is a savepoint in a transaction it shares with the
+writers queued with it, committed before the session returns:
+`sqlite_writes.py`). Its start takes the collection lock of storage-model §5 and only then fixes
 `now`, so waiting for the lock never makes a request's timestamp stale.
 Operations follow storage-model §6-§7; the SQL that differs between
 databases comes from `dialects.py`.
@@ -10,7 +12,7 @@ databases comes from `dialects.py`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,7 +41,7 @@ from .schema import (
     StorageTables,
 )
 
-ITEM_KEY = ["batch", "userid", "id"]
+ITEM_KEY = ("batch", "userid", "id")
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
@@ -73,6 +75,8 @@ class SQLStorage:
             self.url, pool_size=pool_size, pool_timeout=pool_timeout
         )
         self.engine = sa.create_engine(self.url, **options)
+        self.read_threads, self.write_threads = self.dialect.threads(pool_size)
+        self.reads_never_wait = self.dialect.reads_never_wait
         metrics.track_pool(self.engine, "storage")
         self.dialect.install(self.engine)
         self.statements = Statements(self.tables, self.dialect)
@@ -148,13 +152,12 @@ class SQLStorage:
     # --- plumbing ---
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        """One transaction on a pooled connection, with database errors
-        turned into the interface's ConflictError / UnavailableError."""
+        """One transaction as the dialect runs it (`Dialect.transaction`),
+        with database errors turned into the interface's ConflictError /
+        UnavailableError."""
         try:
-            with self.engine.connect() as conn:
-                conn.execution_options(**{dialects.WRITE_OPTION: write})
-                with self.dialect.writer_turn(write), conn.begin():
-                    yield conn
+            with self.dialect.transaction(self.engine, write=write) as conn:
+                yield conn
         except sa.exc.DBAPIError as exc:
             translated = self.dialect.classify(exc)
             if translated is None:
@@ -335,9 +338,9 @@ class SQLSession:
         select = self.statements.listing(self.bso, shape)
         rows = self.conn.execute(select, params).all()
         if query.full:
-            items = [BSO(r.id, r.modified, r.payload, r.sortindex) for r in rows]
+            items = rows  # selected in BSO's field order: they serve as they are (see Page)
         else:
-            items = [BSO(r.id, r.modified, "", r.sortindex) for r in rows]
+            items = [BSO(id, modified, "", sortindex) for id, modified, sortindex in rows]
         if query.limit is None or len(items) <= query.limit:
             return Page(items, None)
         items = items[: query.limit]
@@ -374,10 +377,7 @@ class SQLSession:
             shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
             rows_by_shape.setdefault(shape, []).append(make_row(item))
         for shape, rows in rows_by_shape.items():
-            names = changed(*shape)
-            upsert = self.dialect.upsert(
-                self.dialect.insert(table), keys, lambda incoming: {n: incoming[n] for n in names}
-            )
+            upsert = self.statements.upsert(table, keys, tuple(changed(*shape)))
             self.conn.execute(upsert, rows)
 
     def _bso_row(self, item: BSOUpdate) -> dict:
@@ -623,7 +623,7 @@ def _decode_offset(query: ItemQuery) -> tuple[int | None, int]:
     return bound, int(skip_text)
 
 
-def _next_offset(sort: Sort, items: list[BSO], bound: int | None, skip: int) -> str:
+def _next_offset(sort: Sort, items: Sequence[BSO], bound: int | None, skip: int) -> str:
     if sort is Sort.INDEX:
         return str(skip + len(items))
     last = items[-1].modified

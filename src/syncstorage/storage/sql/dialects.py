@@ -5,8 +5,8 @@ PostgreSQL and MySQL/MariaDB need different SQL or settings:
 
 - which driver a plain URL gets, and the engine/connection settings
   (SQLite WAL + durability, lock timeouts, pool health checks);
-- how a read or write transaction begins and which locking clause it uses
-  (storage-model §5.2, §5.3);
+- how a read or write transaction runs and which locking clause it uses
+  (storage-model §5.2, §5.3; SQLite's group commit is in `sqlite_writes.py`);
 - upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
 - how a statement reaches bso rows by primary key (the `ids=` listing and
   the batch commit's merge) so that the plan does not depend on statistics;
@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -33,6 +32,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from .. import ConflictError, StorageError, UnavailableError
+from . import sqlite_writes
 
 # Column types -------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ def payload_text() -> sa.types.TypeEngine:
 Incoming = Any  # the "row that would have been inserted" of an upsert
 SetBuilder = Callable[[Incoming], Mapping[str, Any]]
 
-BSO_KEY = ["userid", "collection", "id"]  # the bso primary key
+BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
@@ -94,6 +94,8 @@ class Dialect:
 
     name: str
     default_driver: str
+    # a server database answers over the network, so a read can wait
+    reads_never_wait = False
 
     def __init__(self, lock_timeout: float):
         self.lock_timeout = lock_timeout
@@ -118,11 +120,23 @@ class Dialect:
     def install(self, engine: sa.Engine) -> None:
         """Attach per-connection settings to a new engine."""
 
+    def threads(self, pool_size: int) -> tuple[int, int]:
+        """Threads worth giving the blocking storage calls, (readers, writers):
+        a server database keeps each one waiting on the network, so as many
+        as the pool has connections (pool_size + max_overflow) between them;
+        more would queue for a connection."""
+        return pool_size, pool_size
+
     # --- transactions and locks (storage-model §5) ---
-    def writer_turn(self, write: bool) -> contextlib.AbstractContextManager:
-        """Held around a whole transaction; where the database queues
-        writers itself (row locks) there is nothing to do here."""
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def transaction(self, engine: sa.Engine, *, write: bool) -> Iterator[sa.Connection]:
+        """One transaction on a pooled connection of `engine` (the engine
+        given to `install`). Where the database queues writers itself (row
+        locks) every request is its own transaction."""
+        with engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: write})
+            with conn.begin():
+                yield conn
 
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         """The collection-row lock: FOR UPDATE for writers, a shared lock for
@@ -260,7 +274,7 @@ class Dialect:
                 changes[c] = sa.func.coalesce(supplied, bso.c[c])
             return changes
 
-        return self.upsert(self.insert(bso).from_select(columns, source), BSO_KEY, merged)
+        return self.upsert(self.insert(bso).from_select(columns, source), list(BSO_KEY), merged)
 
     def sortindex_desc(self, column: sa.ColumnElement) -> sa.ColumnElement:
         """storage-api §9.1: null sortindex after every number."""
@@ -286,32 +300,30 @@ class Dialect:
 class SQLiteDialect(Dialect):
     name = "sqlite"
     default_driver = "pysqlite"
+    # in this process, and WAL readers never wait for writers (storage-model §10.1)
+    reads_never_wait = True
 
-    def __init__(self, lock_timeout: float):
-        super().__init__(lock_timeout)
-        # SQLite has one write lock per database, and a writer that finds it
-        # taken polls in the busy handler with sleeps of up to 100 ms, so it
-        # often sleeps while the lock is free (docs/performance.md: 38 % of
-        # the steady profile, and 503s past busy_timeout with 20 uploaders).
-        # Writers of this process therefore queue on this lock, which wakes
-        # the next one the moment the previous one commits. Writers of other
-        # processes (--workers N) still meet in the busy handler, which keeps
-        # them correct (serialized) but not as fast.
-        self._writers = threading.Lock()
-
-    @contextlib.contextmanager
-    def writer_turn(self, write: bool) -> Iterator[None]:
+    def transaction(self, engine, *, write):
         if not write:
-            yield  # readers use WAL snapshots and never wait for writers
-            return
-        # the same bound as the busy handler: a writer stuck behind a hung
-        # transaction becomes a conflict (storage-model §5.4), not a hang
-        if not self._writers.acquire(timeout=self.lock_timeout):
-            raise ConflictError("timed out waiting for the SQLite write lock")
-        try:
-            yield
-        finally:
-            self._writers.release()
+            return super().transaction(engine, write=False)  # a WAL snapshot
+        # SQLite has one write lock per database and every COMMIT is an fsync
+        # (synchronous=FULL): the writers of this process queue for one turn
+        # (woken the moment it is free, where SQLite's busy handler would
+        # sleep up to 100 ms) and share one COMMIT among those that queued
+        # (docs/architecture.md, "SQLite writers"). Writers of other processes
+        # (--workers N) still meet in the busy handler: correct, not as fast.
+        return self._writes.transaction()
+
+    def threads(self, pool_size: int) -> tuple[int, int]:
+        # SQLite runs in this process: a read is CPU under the GIL (each call
+        # releases and retakes it), so more reader threads add no throughput,
+        # only GIL hand-offs (steady benchmark, 20 shared threads -> 4: p99
+        # about 170 -> 80 ms, 10-20 % less CPU per request). Writers mostly
+        # wait, for the turn or their group's COMMIT (sqlite_writes.py), and
+        # the more of them queue, the larger the group: 4 -> 16 writer
+        # threads, first sync upload +10-25 % (docs/performance.md). Writers
+        # have threads of their own so reads never queue behind them.
+        return min(4, pool_size), min(16, 2 * pool_size)
 
     def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
         if url.database in (None, "", ":memory:") or url.database.startswith("file::memory:"):
@@ -322,6 +334,11 @@ class SQLiteDialect(Dialect):
 
     def install(self, engine: sa.Engine) -> None:
         busy_ms = int(self.lock_timeout * 1000)
+        self._writes = sqlite_writes.GroupCommit(
+            engine.execution_options(**{WRITE_OPTION: True}),
+            lock_timeout=self.lock_timeout,
+            classify=self.classify,
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
@@ -344,7 +361,14 @@ class SQLiteDialect(Dialect):
             # front (so two writers never deadlock upgrading), readers get a
             # deferred transaction whose first read fixes a WAL snapshot.
             write = conn.get_execution_options().get(WRITE_OPTION, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # on the driver's connection: through exec_driver_sql this one
+            # statement cost 30 % of a read session's CPU in SQLAlchemy
+            # (40 -> 28 µs of CPU per read session, docs/performance.md)
+            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            try:
+                conn.connection.dbapi_connection.execute(begin)
+            except sqlite3.Error as exc:  # wrapped as SQLAlchemy would, for classify()
+                raise sa.exc.DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         return select  # the database-wide lock of BEGIN IMMEDIATE / the snapshot
@@ -529,7 +553,7 @@ def _merged_by_join(dialect, bso, items, this_batch, fixed, staged, defaults):
     columns = [*fixed, *staged]
     insert = dialect.insert(bso).from_select(columns, source)
     return dialect.upsert(
-        insert, BSO_KEY, lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY}
+        insert, list(BSO_KEY), lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY}
     )
 
 

@@ -1,0 +1,197 @@
+"""Group commit for the SQLite writers of one process (issue 6).
+
+SQLite has one write lock per database and `synchronous=FULL` makes every
+COMMIT an fsync (3-6 ms on our disk; issue 2 rules out NORMAL). With one
+transaction per request, writers queue behind each other's fsync. Here the
+writers of the process share one open write transaction, the *group*:
+
+- a writer takes the *turn* (one at a time, as before: SQLite allows one
+  writer); if no group is open it opens one (a pooled connection,
+  `BEGIN IMMEDIATE`), then runs its session inside a SAVEPOINT;
+- success: RELEASE, and the session is a *member* of the group; failure
+  (an exception, a conflict): ROLLBACK TO the savepoint, so its work
+  vanishes and the members' stays;
+- at the end of its turn, under the same mutex that counts waiting
+  writers: if nobody waits, or the group is full or old, it COMMITs, still
+  holding the turn, and tells the members the outcome; otherwise it hands
+  the turn to the next writer and waits for the group's outcome.
+
+A member returns only after the COMMIT that contains its work succeeded,
+so a 200 still means "on disk"; if the COMMIT fails, every member gets the
+error. Readers are untouched (own pooled connections, WAL snapshots), so
+they see a member's writes only once its group committed.
+
+Invariant: whoever holds the turn while nobody waits commits the group, so
+a group is never left open. A writer whose wait times out re-checks the
+turn under the mutex and takes it if it is free.
+
+Each process has its own group; writers of several processes
+(`--workers N`) still meet in SQLite's busy handler on BEGIN IMMEDIATE, as
+before, and a group holds the database's write lock for up to
+`MAX_GROUP_AGE_S` plus one session.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from .. import ConflictError, StorageError
+
+# A group stops taking members once it has this many (a failed COMMIT fails
+# them all, and the WAL frames of one transaction stay bounded) ...
+MAX_GROUP_MEMBERS = 64
+# ... or once its first member has waited this long. The first member's
+# extra latency is bounded by this, one more session and the COMMIT; 20 ms
+# is 4-6 fsyncs of our disk, so a queue of short writes (1-3 ms each) still
+# shares one fsync among 5-10 of them, while a lone writer never waits.
+MAX_GROUP_AGE_S = 0.020
+
+Classify = Callable[[sa.exc.DBAPIError], StorageError | None]
+
+
+class _Group:
+    """One open write transaction and the sessions that joined it."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self.transaction = conn.begin()  # BEGIN IMMEDIATE, by the dialect's begin hook
+        self.members = 0
+        self.first_joined = 0.0
+        self.done = threading.Event()  # set once committed or failed
+        self.error: BaseException | None = None
+
+    def in_transaction(self) -> bool:
+        """False if SQLite rolled the whole transaction back by itself
+        (SQLITE_FULL, IOERR and NOMEM may) or the connection was lost."""
+        if self.conn.invalidated:
+            return False
+        return self.conn.connection.dbapi_connection.in_transaction
+
+
+class GroupCommit:
+    """The write transactions of one engine's SQLite database."""
+
+    def __init__(self, engine: sa.Engine, *, lock_timeout: float, classify: Classify):
+        self._engine = engine  # its connections BEGIN IMMEDIATE
+        self._lock_timeout = lock_timeout
+        self._classify = classify
+        self._mutex = threading.Lock()
+        self._turn_free = threading.Condition(self._mutex)
+        self._turn_taken = False  # guarded by _mutex
+        self._waiting = 0  # writers waiting for the turn; guarded by _mutex
+        self._group: _Group | None = None  # used only by the turn's holder
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A write session's connection; returns once its work is committed."""
+        self._take_turn()
+        try:
+            group = self._group or self._open()
+            savepoint = group.conn.begin_nested()
+            try:
+                yield group.conn
+                savepoint.commit()  # RELEASE
+            except BaseException as exc:
+                self._undo(group, savepoint, exc)
+                raise
+            if group.members == 0:
+                group.first_joined = time.monotonic()
+            group.members += 1
+        finally:
+            self._end_turn()
+        group.done.wait()  # no timeout: until then we cannot say whether it is on disk
+        if group.error is not None:
+            raise self._member_error(group.error) from group.error
+
+    # --- the turn ---
+    def _take_turn(self) -> None:
+        deadline = time.monotonic() + self._lock_timeout
+        with self._mutex:
+            self._waiting += 1
+            try:
+                while self._turn_taken:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        # the busy handler's bound: a writer stuck behind a
+                        # hung one is a conflict (storage-model §5.4), not a hang
+                        raise ConflictError("timed out waiting for the SQLite write lock")
+                    self._turn_free.wait(remaining)
+                self._turn_taken = True
+            finally:
+                self._waiting -= 1
+
+    def _end_turn(self) -> None:
+        with self._mutex:
+            group = self._group
+            if group is None or self._keeps_open(group):
+                self._release_turn()  # the next writer joins the group and decides again
+                return
+            self._group = None
+        self._commit(group)  # still our turn: nobody writes during the COMMIT
+        with self._mutex:
+            self._release_turn()
+
+    def _keeps_open(self, group: _Group) -> bool:
+        """Whether to leave the group open for a waiting writer (under _mutex)."""
+        return (
+            self._waiting > 0
+            and group.members < MAX_GROUP_MEMBERS
+            and (group.members == 0 or time.monotonic() - group.first_joined < MAX_GROUP_AGE_S)
+        )
+
+    def _release_turn(self) -> None:
+        self._turn_taken = False
+        self._turn_free.notify()
+
+    # --- the group ---
+    def _open(self) -> _Group:
+        conn = self._engine.connect()
+        try:
+            self._group = _Group(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return self._group
+
+    def _undo(self, group: _Group, savepoint: sa.NestedTransaction, exc: BaseException) -> None:
+        """Take back one session's work; the others' stays unless SQLite
+        already dropped the whole transaction."""
+        if group.in_transaction():
+            try:
+                savepoint.rollback()  # ROLLBACK TO
+                return
+            except Exception as rollback_error:  # noqa: BLE001 - the group is unusable
+                exc = rollback_error
+        self._fail(group, exc)
+
+    def _fail(self, group: _Group, exc: BaseException) -> None:
+        """End the group without committing: every member gets `exc`."""
+        self._group = None
+        group.error = exc
+        group.conn.invalidate()  # closing the connection rolls back what is left
+        group.conn.close()
+        group.done.set()
+
+    def _commit(self, group: _Group) -> None:
+        try:
+            group.transaction.commit()
+        except BaseException as exc:
+            group.error = exc
+            group.conn.invalidate()  # a fresh connection for the next group
+        finally:
+            group.conn.close()
+            group.done.set()
+
+    def _member_error(self, exc: BaseException) -> BaseException:
+        """The error each member raises for its failed group (one object per
+        thread: they are raised concurrently)."""
+        if isinstance(exc, sa.exc.DBAPIError):
+            classified = self._classify(exc)
+            if classified is not None:
+                return classified
+        return StorageError(f"the group's write transaction failed: {exc}")
