@@ -364,11 +364,7 @@ class SQLiteDialect(Dialect):
             # on the driver's connection: through exec_driver_sql this one
             # statement cost 30 % of a read session's CPU in SQLAlchemy
             # (40 -> 28 µs of CPU per read session, docs/performance.md)
-            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-            try:
-                conn.connection.dbapi_connection.execute(begin)
-            except sqlite3.Error as exc:  # wrapped as SQLAlchemy would, for classify()
-                raise sa.exc.DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
+            sqlite_writes.execute_on_driver(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         return select  # the database-wide lock of BEGIN IMMEDIATE / the snapshot

@@ -33,6 +33,7 @@ before, and a group holds the database's write lock for up to
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,12 +93,15 @@ class GroupCommit:
         self._take_turn()
         try:
             group = self._group or self._open()
-            savepoint = group.conn.begin_nested()
+            # on the driver's connection, like BEGIN (dialects.py): through
+            # SQLAlchemy's begin_nested the savepoint cost 65 µs of CPU per
+            # write, more than the turn and the group together
+            execute_on_driver(group.conn, "SAVEPOINT member")
             try:
                 yield group.conn
-                savepoint.commit()  # RELEASE
+                execute_on_driver(group.conn, "RELEASE member")
             except BaseException as exc:
-                self._undo(group, savepoint, exc)
+                self._undo(group, exc)
                 raise
             if group.members == 0:
                 group.first_joined = time.monotonic()
@@ -158,12 +162,13 @@ class GroupCommit:
             raise
         return self._group
 
-    def _undo(self, group: _Group, savepoint: sa.NestedTransaction, exc: BaseException) -> None:
+    def _undo(self, group: _Group, exc: BaseException) -> None:
         """Take back one session's work; the others' stays unless SQLite
         already dropped the whole transaction."""
         if group.in_transaction():
             try:
-                savepoint.rollback()  # ROLLBACK TO
+                execute_on_driver(group.conn, "ROLLBACK TO member")
+                execute_on_driver(group.conn, "RELEASE member")
                 return
             except Exception as rollback_error:  # noqa: BLE001 - the group is unusable
                 exc = rollback_error
@@ -195,3 +200,13 @@ class GroupCommit:
             if classified is not None:
                 return classified
         return StorageError(f"the group's write transaction failed: {exc}")
+
+
+def execute_on_driver(conn: sa.Connection, statement: str) -> None:
+    """Run a transaction-control statement on the pysqlite connection under
+    `conn`, skipping SQLAlchemy's execution path (which costs more than the
+    statement); errors are wrapped as SQLAlchemy would, for classify()."""
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
