@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from syncstorage.storage.sql import dialects
@@ -13,13 +15,27 @@ from syncstorage.storage.sql import dialects
         ("postgresql://u@h/db", "postgresql+psycopg"),
         ("postgres://u@h/db", "postgresql+psycopg"),
         ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2"),
-        ("mysql://u@h/db", "mysql+pymysql"),
-        ("mariadb://u@h/db", "mysql+pymysql"),
         ("mysql+mysqldb://u@h/db", "mysql+mysqldb"),
+        ("mysql+pymysql://u@h/db", "mysql+pymysql"),
         ("sqlite:////tmp/x.db", "sqlite+pysqlite"),
     ],
 )
 def test_driver_choice(given, driver):
+    _, url = dialects.for_url(given, lock_timeout=1)
+    assert url.drivername == driver
+
+
+@pytest.mark.parametrize("given", ["mysql://u@h/db", "mariadb://u@h/db"])
+@pytest.mark.parametrize(("installed", "driver"), [(True, "mysql+mysqldb"), (False, "mysql+pymysql")])
+def test_plain_mysql_urls_get_mysqlclient_when_installed(given, installed, driver, monkeypatch):
+    find_spec = importlib.util.find_spec
+
+    def fake_find_spec(name, *args):
+        if name == "MySQLdb":
+            return object() if installed else None
+        return find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", fake_find_spec)
     _, url = dialects.for_url(given, lock_timeout=1)
     assert url.drivername == driver
 
