@@ -34,7 +34,7 @@ SMOKE = {
 }
 
 
-def full_sizes(scale: float, steady_seconds: float) -> dict:
+def full_sizes(scale: float, steady_seconds: float, sweep: tuple[int, ...]) -> dict:
     def n(value: int) -> int:
         return max(1, round(value * scale))
 
@@ -43,7 +43,7 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
         "first_sync": replace(fs, users=n(fs.users), bookmarks=n(fs.bookmarks), history=n(fs.history)),
         "big_collection": replace(bc, records=max(n(bc.records), bc.newer_items + bc.ids)),
         "steady": replace(st, users=n(st.users), seconds=steady_seconds),
-        "scale": scale_sweep.Sizes(),  # fixed sizes: the sweep is the point, not --scale
+        "scale": scale_sweep.Sizes(sizes=sweep),  # not --scale: the sizes are the point
     }
 
 
@@ -59,6 +59,8 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
               help="Multiply users and record counts by this.")
 @click.option("--steady-seconds", default=20.0, show_default=True, type=float,
               help="Measured duration of the steady and ceiling workloads.")
+@click.option("--sweep-sizes", default="1000,10000,100000", show_default=True, metavar="N,N,...",
+              help="Collection sizes of the scale sweep (--only scale).")
 @click.option("--only", default=",".join(WORKLOADS), show_default=True,
               help="Comma-separated workloads to run.")
 @click.option("--smoke", is_flag=True, help="Every workload tiny (seconds): keeps the tool working in CI.")
@@ -66,15 +68,21 @@ def full_sizes(scale: float, steady_seconds: float) -> dict:
               help="Sample the server with py-spy during each workload; write the profiles to this directory.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the JSON results [default: bench/results/<time>-<backend>.json].")
-def main(database_url, workers, nonce_store_url, scale, steady_seconds, only, smoke, profile_dir, json_path) -> None:
+def main(database_url, workers, nonce_store_url, scale, steady_seconds, sweep_sizes, only, smoke, profile_dir, json_path) -> None:
     """Benchmark the syncstorage server (issue 6 workloads) on this machine."""
+    try:
+        sweep = tuple(int(size) for size in sweep_sizes.split(","))
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of record counts", param_hint="--sweep-sizes") from None
+    if not sweep or min(sweep) < 1:
+        raise click.BadParameter("a comma-separated list of record counts", param_hint="--sweep-sizes")
     selected = [name.strip() for name in only.split(",") if name.strip()]
     unknown = set(selected) - set(WORKLOADS) - set(OPTIONAL_WORKLOADS)
     if unknown:
         raise click.BadParameter(f"unknown workload(s) {', '.join(sorted(unknown))}", param_hint="--only")
     if workers > 1 and not nonce_store_url:
         raise click.BadParameter("--workers above 1 needs a shared nonce store", param_hint="--nonce-store-url")
-    sizes = SMOKE if smoke else full_sizes(scale, steady_seconds)
+    sizes = SMOKE if smoke else full_sizes(scale, steady_seconds, sweep)
     backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
     results = {
         "run": {

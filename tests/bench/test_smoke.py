@@ -69,3 +69,13 @@ def test_scale_sweep_smoke_verifies_every_size_and_purges_exactly_the_expired_ro
         assert row["purge"]["expired"] == round(row["records"] * scale["sizes"]["expire_share"])
         assert row["newer_fetch"]["count"] == row["ids_fetch"]["count"] == scale["sizes"]["repeats"]
     assert "Scale behaviour" in run.stdout
+
+
+@pytest.mark.parametrize("sizes", ["0", "1000,x", ""])
+def test_sweep_sizes_must_be_record_counts(sizes):
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "scale", "--sweep-sizes", sizes],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--sweep-sizes" in run.stderr and "record counts" in run.stderr
