@@ -120,9 +120,6 @@ class HawkAuthenticator:
     ) -> None:
         self._tokens = TokenVerifier(secrets)
         self._nonce_store = nonce_store
-        # whether authenticate() can run on the event loop: all its work is
-        # CPU unless the nonce check is a round trip to a shared store
-        self.in_process = nonce_store.in_process
         self._skew_window = skew_window
         self._expired_token_timeout = expired_token_timeout
         self._public_node = normalize_url(public_url)
@@ -147,6 +144,12 @@ class HawkAuthenticator:
             expired_token_timeout=settings.expired_token_timeout,
             force_public_url_host=settings.force_public_url_host,
         )
+
+    @property
+    def in_process(self) -> bool:
+        """Whether authenticate() can run on the event loop: all its work is
+        CPU unless the nonce check is a round trip to a shared store."""
+        return self._nonce_store.in_process
 
     def authenticate(
         self,

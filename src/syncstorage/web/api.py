@@ -103,10 +103,10 @@ class StorageAPI:
         # "Changes made", 4).
         storage = ctx.storage
         self.read_executor = ThreadPoolExecutor(storage.read_threads, thread_name_prefix="read")
+        self.write_executor = ThreadPoolExecutor(storage.write_threads, thread_name_prefix="write")
         self.inline_reads = (
             _SMALL_READS if storage.reads_never_wait and authenticator.in_process else frozenset()
         )
-        self.write_executor = ThreadPoolExecutor(storage.write_threads, thread_name_prefix="write")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()

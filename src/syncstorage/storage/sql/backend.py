@@ -3,8 +3,9 @@
 A `SQLSession` is one database transaction on one pooled connection (a
 SQLite write session is a savepoint in a transaction it shares with the
 writers queued with it, committed before the session returns:
-`sqlite_writes.py`). Its start takes the collection lock of storage-model §5 and only then fixes
-`now`, so waiting for the lock never makes a request's timestamp stale.
+`sqlite_writes.py`). Its start takes the collection lock of storage-model
+§5 and only then fixes `now`, so waiting for the lock never makes a
+request's timestamp stale.
 Operations follow storage-model §6-§7; the SQL that differs between
 databases comes from `dialects.py`.
 """

@@ -308,13 +308,35 @@ class _PlannedByKey:
     docs/performance.md."""
 
     def rows_by_ids(self, table):
-        return _filtered_by_ids(table)
+        return table, table, table.c.id.in_(sa.bindparam("ids", expanding=True))
 
     def delete_by_ids(self, table):
-        return _deleted_by_ids(table)
+        return sa.delete(table).where(
+            table.c.userid == sa.bindparam("uid"),
+            table.c.collection == sa.bindparam("cid"),
+            table.c.id.in_(sa.bindparam("ids", expanding=True)),
+        )
 
     def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
-        return _merged_by_join(self, bso, items, this_batch, fixed, staged, defaults)
+        # every column computed in the SELECT, against the stored row joined
+        # by primary key; the upsert then copies them
+        existing = bso.alias("existing")
+        source = (
+            sa.select(
+                *fixed.values(),
+                *(_or_default([staged[c], existing.c[c]], defaults[c]) for c in staged),
+            )
+            .select_from(
+                items.outerjoin(existing, sa.and_(*(existing.c[k] == fixed[k] for k in BSO_KEY)))
+            )
+            .where(this_batch)
+        )
+        columns = [*fixed, *staged]
+        return self.upsert(
+            self.insert(bso).from_select(columns, source),
+            list(BSO_KEY),
+            lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY},
+        )
 
 
 class SQLiteDialect(_PlannedByKey, Dialect):
@@ -522,41 +544,6 @@ class MySQLDialect(_PlannedByKey, Dialect):
         if code in self.UNAVAILABLE_CODES:
             return UnavailableError(str(exc.orig))
         return super().classify(exc)
-
-
-def _filtered_by_ids(table):
-    """`Dialect.rows_by_ids` as `id IN (...)` on the table itself."""
-    return table, table, table.c.id.in_(sa.bindparam("ids", expanding=True))
-
-
-def _deleted_by_ids(table):
-    """`Dialect.delete_by_ids` as `id IN (...)`."""
-    return sa.delete(table).where(
-        table.c.userid == sa.bindparam("uid"),
-        table.c.collection == sa.bindparam("cid"),
-        table.c.id.in_(sa.bindparam("ids", expanding=True)),
-    )
-
-
-def _merged_by_join(dialect, bso, items, this_batch, fixed, staged, defaults):
-    """`Dialect.merge_staged` computing every column in the SELECT, against
-    the stored row joined by primary key; the upsert then copies them."""
-    existing = bso.alias("existing")
-    source = (
-        sa.select(
-            *fixed.values(),
-            *(_or_default([staged[c], existing.c[c]], defaults[c]) for c in staged),
-        )
-        .select_from(
-            items.outerjoin(existing, sa.and_(*(existing.c[k] == fixed[k] for k in BSO_KEY)))
-        )
-        .where(this_batch)
-    )
-    columns = [*fixed, *staged]
-    insert = dialect.insert(bso).from_select(columns, source)
-    return dialect.upsert(
-        insert, list(BSO_KEY), lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY}
-    )
 
 
 def _or_default(values: list[sa.ColumnElement], default: Any) -> sa.ColumnElement:
