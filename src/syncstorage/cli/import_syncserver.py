@@ -48,7 +48,10 @@ def import_syncserver_command(config_file, source_url: str, chunk_size: int) -> 
     summary = ImportSummary(node=settings.effective_public_url)
     try:
         ensure_default_data_dir(settings)
-        created = [u for u in dict.fromkeys([url, token_url]) if ensure_schema(u, settings.storage_layout if u == url else None)]
+        created = []  # the databases whose schema this run creates, for the report of a failure
+        for target in dict.fromkeys([url, token_url]):  # the tokenserver's own database, if it has one
+            if ensure_schema(target, settings.storage_layout if target == url else None):
+                created.append(target)
         storage = SQLStorage(url, **settings.storage_layout)
         token_engine = make_engine(token_url)
         try:
