@@ -4,6 +4,8 @@ tokenserver's `users` table of that era, with their column types."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 
 from syncstorage.timestamps import now_ms
@@ -13,22 +15,24 @@ T0 = 1_600_000_000_000  # ms, a multiple of 10 like every old timestamp
 EMAIL = "0123456789abcdef0123456789abcdef@api.accounts.firefox.com"
 
 
-def old_schema(*, shards: int = 0, keys_changed_at: bool = True, services: bool = True) -> sa.MetaData:
+def old_schema(*, shards: int = 0, keys_changed_at: bool = True, services: bool = True, seconds: bool = False) -> sa.MetaData:
     """The tables as the old server created them (its dbconnector and
     tokenserver's sqlnode schema): INTEGER userid and ttl, BIGINT ms
-    timestamps, TEXT payloads, default (case-insensitive on MySQL) collations."""
+    timestamps, TEXT payloads, default (case-insensitive on MySQL) collations.
+    `seconds`: the versions that kept timestamps as DECIMAL(12,2) seconds."""
+    timestamp = sa.Numeric(12, 2) if seconds else sa.BigInteger
     md = sa.MetaData()
     sa.Table("collections", md, sa.Column("collectionid", sa.Integer, primary_key=True, autoincrement=True),
              sa.Column("name", sa.String(32), nullable=False, unique=True))
     sa.Table("user_collections", md, sa.Column("userid", sa.Integer, primary_key=True, autoincrement=False),
              sa.Column("collection", sa.Integer, primary_key=True, autoincrement=False),
-             sa.Column("last_modified", sa.BigInteger, nullable=False))
+             sa.Column("last_modified", timestamp, nullable=False))
     for name in [f"bso{n}" for n in range(shards)] or ["bso"]:
         sa.Table(name, md, sa.Column("userid", sa.Integer, primary_key=True, autoincrement=False),
                  sa.Column("collection", sa.Integer, primary_key=True, autoincrement=False),
                  sa.Column("id", sa.String(64), primary_key=True),
                  sa.Column("sortindex", sa.Integer),
-                 sa.Column("modified", sa.BigInteger, nullable=False),
+                 sa.Column("modified", timestamp, nullable=False),
                  sa.Column("payload", sa.Text, nullable=False),
                  sa.Column("payload_size", sa.Integer, nullable=False, default=0),
                  sa.Column("ttl", sa.Integer, nullable=False, default=NEVER),
@@ -63,6 +67,10 @@ def build_old_database(url: str, *, standard_collections: bool = False, **layout
     engine = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
     md.create_all(engine)
     t = md.tables
+
+    def stored(ms: int):  # a timestamp as the old version kept it
+        return Decimal(ms) / 1000 if layout.get("seconds") else ms
+
     # Without standard_collections the old server numbered collections as
     # they first appeared; with it, ids 1-13 were fixed in code, not rows.
     if standard_collections:
@@ -94,13 +102,17 @@ def build_old_database(url: str, *, standard_collections: bool = False, **layout
             bso = t[f"bso{uid % layout['shards']}" if layout.get("shards") else "bso"]
             for collection, rows in by_collection.items():
                 conn.execute(sa.insert(bso), [
-                    {"userid": uid, "collection": ids[collection], "id": i, "sortindex": s, "modified": m,
+                    {"userid": uid, "collection": ids[collection], "id": i, "sortindex": s, "modified": stored(m),
                      "payload": p, "payload_size": len(p), "ttl": ttl} for i, s, m, p, ttl in rows])
                 conn.execute(sa.insert(t["user_collections"]).values(
-                    userid=uid, collection=ids[collection], last_modified=max(r[2] for r in rows)))
-        # an item of a collection id nothing names, and an unfinished batch
+                    userid=uid, collection=ids[collection], last_modified=stored(max(r[2] for r in rows))))
+        # an item of a collection id nothing names (left by a failed write),
+        # and an unfinished batch. Numbered by first appearance, 12 is no
+        # standard id (it would be `addresses`): it stays an orphan.
+        orphan = 42 if standard_collections else 12
         conn.execute(sa.insert(t["bso3" if layout.get("shards") else "bso"]).values(
-            userid=6, collection=42, id="orphan", modified=T0, payload="?", payload_size=1, ttl=NEVER))
+            userid=6, collection=orphan, id="orphan", modified=stored(T0), payload="?", payload_size=1, ttl=NEVER))
+        conn.execute(sa.insert(t["user_collections"]).values(userid=6, collection=orphan, last_modified=stored(T0)))
         conn.execute(sa.insert(t["batch_uploads"]).values(batch=T0 + 5, userid=5, collection=ids["bookmarks"]))
         if layout.get("services", True):
             conn.execute(sa.insert(t["services"]), [{"id": 1, "service": "sync-1.1", "pattern": "x"},

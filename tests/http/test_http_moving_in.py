@@ -111,11 +111,43 @@ def test_import_keeps_data_timestamps_ttl_and_uids(source_backend, database_url,
     assert new_uid > 6
 
 
+def test_an_unnamed_id_is_an_orphan_when_collections_are_numbered_by_appearance(database_url, tmp_path, make_client):
+    """Issue 14 item 1: this source numbers meta=1, crypto=2, ...; its orphan
+    item of uid 6 is in collection 12, which is `addresses` only under the
+    standard numbering. It must stay invisible, skipped and counted."""
+    source_url = fresh_database_url("sqlite", tmp_path, "_old")
+    build_old_database(source_url)
+
+    output = run_import(source_url, database_url)
+    client = make_client(database_url, uid=6)
+    assert client.get("/info/collections").json().keys() == {"tabs"}
+    assert client.get("/storage/addresses/orphan").status_code == 404
+    assert "collections: 5 mapped by name (numbered in order of first appearance: an id without a name is an orphan)" in output
+    assert "collection timestamps: 7 read, 6 copied, 0 already present, 1 skipped (unknown collection id)" in output
+    assert "items: 10 read, 9 copied, 0 already present, 1 skipped (unknown collection id)" in output
+
+
+@pytest.mark.parametrize("source_backend", ["sqlite", "mysql"])
+def test_import_converts_timestamps_kept_in_seconds(source_backend, database_url, tmp_path, make_client):
+    """Issue 14 item 2: DECIMAL(12,2) seconds (1600000000.02, on SQLite a
+    REAL) become exactly the ms they stand for; ttl stays in seconds."""
+    source_url = fresh_database_url(source_backend, tmp_path, "_old")
+    items = build_old_database(source_url, seconds=True)
+
+    output = run_import(source_url, database_url)
+    check_user_5_syncs_on(make_client(database_url, uid=5), items)  # every modified, to the 10 ms
+    ttls = stored_ttls(database_url, 5)
+    assert ttls["menu"] == NEVER and ttls["soon"] == items[5]["bookmarks"][2][4]
+    assert "timestamps: seconds in the old database, converted to milliseconds" in output
+    assert "items: 10 read, 9 copied, 0 already present, 1 skipped" in output
+
+
 def test_import_of_an_older_layout_sharded_standard_ids_no_keys_changed_at(database_url, tmp_path, make_client):
     source_url = fresh_database_url("sqlite", tmp_path, "_old")
     items = build_old_database(source_url, shards=4, standard_collections=True, keys_changed_at=False, services=False)
 
     output = run_import(source_url, database_url)
+    assert "collections: 14 mapped by name (standard numbering: ids 1-13 are the standard collections)" in output
     assert "items: 10 read, 9 copied, 0 already present, 1 skipped" in output
     assert "users: 3 read, 3 copied, 0 already present" in output
     _node, rows = user_rows(database_url)

@@ -68,13 +68,15 @@ def upgrade_schema(url: str, layout: dict | None = None) -> tuple[str | None, st
     return before, head
 
 
-def ensure_schema(url: str, layout: dict | None = None) -> None:
-    """Used by `serve`: a new database gets its tables, an old one is upgraded."""
+def ensure_schema(url: str, layout: dict | None = None) -> bool:
+    """Used by `serve`: a new database gets its tables, an old one is
+    upgraded. Returns whether it created the schema."""
     before, head = upgrade_schema(url, layout)
     if before is None:
         log.info("created the database schema (revision %s) in %s", head, masked_url(url))
     elif before != head:
         log.info("upgraded the database schema from %s to %s", before, head)
+    return before is None
 
 
 @click.group()

@@ -5,6 +5,7 @@ The CLI calls these; nothing here needs an alembic.ini:
     upgrade(url)              # create or update the schema to the newest revision
     current_revision(url)     # None for a database never migrated (e.g. a new SQLite file)
     head_revision()           # the newest revision this code knows
+    is_known_revision(rev)    # whether a database's revision is one of ours
     is_current(url)           # True when the server may start on this database
 
 A later part of the schema (e.g. the tokenserver tables) is one more file in
@@ -66,6 +67,11 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None, "the migrations directory has no revisions"
     return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether a stored revision is one of ours (other software uses Alembic too)."""
+    return any(script.revision == revision for script in ScriptDirectory.from_config(_config()).walk_revisions())
 
 
 def is_current(url: str) -> bool:
