@@ -88,7 +88,9 @@ def node_registered(settings: Settings) -> Outcome:
     if not (settings.tokenserver_enabled and settings.storage_enabled):
         return Outcome(True, "not needed: this process is not both tokenserver and storage")
     url = settings.effective_public_url
-    engine = make_engine(settings.effective_tokenserver_database_url)
+    engine = make_engine(
+        settings.effective_tokenserver_database_url, database_timeout=settings.database_timeout
+    )
     try:
         with engine.connect() as conn:
             row = conn.execute(
