@@ -79,15 +79,27 @@ class DatabaseProxy:
                 client, _ = listener.accept()
             except (OSError, ValueError):
                 return  # the listener was closed (refuse, close)
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
             with self._lock:
-                self._sockets += [client, upstream]
-            self._start(self._copy, client, upstream)
-            self._start(self._copy, upstream, client)
+                self._sockets.append(client)
+            self._start(self._connect, client)
+
+    def _connect(self, client: socket.socket) -> None:
+        # A stopped server takes the connections its kernel accepted only
+        # once it runs again: connecting at once would let the live server
+        # behind us time the handshake out (MariaDB's connect_timeout, 10 s).
+        self._flowing.wait()
+        if self._closed.is_set():
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._sockets.append(upstream)
+        self._start(self._copy, upstream, client)
+        self._copy(client, upstream)
 
     def _copy(self, source: socket.socket, sink: socket.socket) -> None:
         try:
