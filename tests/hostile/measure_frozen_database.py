@@ -92,7 +92,7 @@ def measure(server, proxy, fxa, freeze: float) -> None:
         for n, line in enumerate(beats.result(timeout=300), 2):
             print(f"  heartbeat {n}: {line}")
     time.sleep(1)
-    print("after resume:")
+    print("after resume, the same requests again:")
     for name in requests:
         print(f"  {name:9}: {timed(name)}")
     ids = {r["id"] for r in client.get("storage/history", params={"full": "1"}).json()}
