@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     # Default: a SQLite file in data_dir.
     database_url: str | None = None
+    # Seconds any one wait of a request for the database may last
+    # (connecting, a pooled connection, a statement, COMMIT) before it is
+    # answered 503 + Retry-After, e.g. when the database server is frozen.
+    database_timeout: float = Field(default=5.0, gt=0, le=300)
 
     # --- optional storage API behaviours (storage-api §7, §15) ---
     # Seconds sent as X-Weave-Backoff on every storage API response, asking

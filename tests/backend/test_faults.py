@@ -24,7 +24,7 @@ def unreachable_url(database_url: str, tmp_path) -> str:
 
 
 def test_unreachable_database_is_unavailable(database_url, tmp_path):
-    storage = SQLStorage(unreachable_url(database_url, tmp_path), pool_timeout=2)
+    storage = SQLStorage(unreachable_url(database_url, tmp_path), database_timeout=2)
     try:
         with pytest.raises(UnavailableError):
             storage.ping()
@@ -86,7 +86,7 @@ def test_all_pooled_connections_killed(storage, backend_name):
 
 
 def test_exhausted_pool_is_unavailable_not_a_hang(storage_url):
-    storage = SQLStorage(storage_url, pool_size=1, pool_timeout=0.2)  # 1 + 1 overflow
+    storage = SQLStorage(storage_url, pool_size=1, database_timeout=1)  # 1 + 1 overflow
     try:
         with storage.session(1) as first, storage.session(2) as second:
             first.storage_timestamp(), second.storage_timestamp()

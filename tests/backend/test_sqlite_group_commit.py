@@ -307,7 +307,7 @@ def test_queued_writers_hold_no_connection(storage_url, layout):
     """The group holds one pooled connection for all its writers, and a
     writer waiting for the turn holds none, so readers still get one: here
     the pool has 2 (1 + 1 overflow), the group one of them."""
-    storage = SQLStorage(storage_url, pool_size=1, pool_timeout=0.5, **layout)
+    storage = SQLStorage(storage_url, pool_size=1, database_timeout=0.5, **layout)
     try:
         in_session, release = threading.Event(), threading.Event()
 

@@ -26,6 +26,8 @@ def assert_error(response, http_status: int, body: dict) -> None:
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert abs(int(response.headers["x-timestamp"]) - time.time()) < 5
+    if http_status == 503:  # auth-and-tokens §11.2
+        assert response.headers["retry-after"] == "10"
 
 
 def test_success_response(ts, fxa):

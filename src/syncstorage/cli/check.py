@@ -41,12 +41,12 @@ class Outcome:
 Check = Callable[[Settings], Outcome]
 
 
-def _reachable(url: str) -> Outcome:
+def _reachable(url: str, settings: Settings) -> Outcome:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         # Connecting would create an empty file; a check never creates anything.
         return Outcome(False, f"{parsed.database} does not exist", "start `syncstorage serve` once, or run `syncstorage db upgrade`")
-    storage = SQLStorage(url)
+    storage = SQLStorage(url, database_timeout=settings.database_timeout)
     try:
         storage.ping()
     except (StorageError, sa.exc.SQLAlchemyError) as exc:
@@ -67,7 +67,7 @@ def _database_urls(settings: Settings) -> list[str]:
 
 def database_reachable(settings: Settings) -> Outcome:
     for url in _database_urls(settings):
-        outcome = _reachable(url)
+        outcome = _reachable(url, settings)
         if not outcome.ok:
             return outcome
     return Outcome(True, ", ".join(masked_url(url) for url in _database_urls(settings)))
@@ -88,7 +88,9 @@ def node_registered(settings: Settings) -> Outcome:
     if not (settings.tokenserver_enabled and settings.storage_enabled):
         return Outcome(True, "not needed: this process is not both tokenserver and storage")
     url = settings.effective_public_url
-    engine = make_engine(settings.effective_tokenserver_database_url)
+    engine = make_engine(
+        settings.effective_tokenserver_database_url, database_timeout=settings.database_timeout
+    )
     try:
         with engine.connect() as conn:
             row = conn.execute(

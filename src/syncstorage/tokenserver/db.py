@@ -16,10 +16,9 @@ from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, se
 
 LOCK_TIMEOUT_SECONDS = 10.0
 POOL_SIZE = 5
-POOL_TIMEOUT_SECONDS = 30.0
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, *, database_timeout: float | None = None) -> sa.Engine:
     """An engine with the storage backend's per-database settings (driver
     choice for plain URLs, SQLite WAL and busy timeout, MySQL READ COMMITTED,
     lock timeouts), whose every transaction is a writer.
@@ -27,11 +26,15 @@ def make_engine(url: str) -> sa.Engine:
     Token requests read then write; on SQLite a deferred transaction that
     upgrades to a writer can fail at once when another one does the same, so
     each takes the write lock up front (BEGIN IMMEDIATE) and requests queue.
+
+    `database_timeout`: the server's setting, which bounds every wait for
+    the database as for storage; None (the command-line tools) bounds only
+    connecting and the pool (`Dialect.database_timeout`).
     """
-    dialect, engine_url = dialects.for_url(url, lock_timeout=LOCK_TIMEOUT_SECONDS)
-    options = dialect.engine_options(
-        engine_url, pool_size=POOL_SIZE, pool_timeout=POOL_TIMEOUT_SECONDS
+    dialect, engine_url = dialects.for_url(
+        url, lock_timeout=LOCK_TIMEOUT_SECONDS, database_timeout=database_timeout
     )
+    options = dialect.engine_options(engine_url, pool_size=POOL_SIZE)
     engine = sa.create_engine(engine_url, **options)
     dialect.install(engine)
     return engine.execution_options(**{dialects.WRITE_OPTION: True})

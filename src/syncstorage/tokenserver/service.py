@@ -33,6 +33,7 @@ from syncstorage.tokenserver.parsing import (
     token_duration,
 )
 from syncstorage.tokenserver.schema import SYNC_SERVICE
+from syncstorage.web.errors import RETRY_AFTER_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,10 @@ class Tokenserver:
         self.node_type = settings.node_type or default_node_type(settings.effective_database_url)
         # Entries are FxA uids or <uid>@<fxa_email_domain> (checked by Settings).
         self.allowed = frozenset(entry.lower() for entry in settings.allowed_users)
-        self.engine = make_engine(settings.effective_tokenserver_database_url)
+        self.engine = make_engine(
+            settings.effective_tokenserver_database_url,
+            database_timeout=settings.database_timeout,
+        )
         metrics.track_pool(self.engine, "tokenserver")
         jwks = [
             jwk
@@ -142,14 +146,10 @@ class Tokenserver:
             metrics.observe_token_verification(metrics.token_outcome(exc.http_status, exc.status))
             request.state.reason = exc.reason
             log.info("%d on %s: %s", status, request.url.path, exc.reason)
-        return JSONResponse(
-            body,
-            status_code=status,
-            headers={
-                "X-Timestamp": str(int(time.time())),
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        headers = {"X-Timestamp": str(int(time.time())), "X-Content-Type-Options": "nosniff"}
+        if status == 503:  # the database or Firefox Accounts is away (§11.2)
+            headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+        return JSONResponse(body, status_code=status, headers=headers)
 
     def issue(self, req: TokenRequest) -> dict[str, Any]:
         """Blocking (network and database): runs in a worker thread."""

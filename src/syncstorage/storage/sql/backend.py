@@ -66,15 +66,18 @@ class SQLStorage:
         shard: bool = False,
         shardsize: int = DEFAULT_SHARDSIZE,
         pool_size: int = 10,
-        pool_timeout: float = 30.0,
         lock_timeout: float = 10.0,
+        database_timeout: float | None = None,
         collection_cache_size: int = MAX_COLLECTIONS_CACHE_SIZE,
     ):
-        self.dialect, self.url = dialects.for_url(url, lock_timeout=lock_timeout)
-        self.tables = StorageTables(shard=shard, shardsize=shardsize)
-        options = self.dialect.engine_options(
-            self.url, pool_size=pool_size, pool_timeout=pool_timeout
+        """`database_timeout`: seconds any one wait for the database may
+        last, the wait for a pooled connection included (the server's
+        setting); None for work that may take long (`Dialect.database_timeout`)."""
+        self.dialect, self.url = dialects.for_url(
+            url, lock_timeout=lock_timeout, database_timeout=database_timeout
         )
+        self.tables = StorageTables(shard=shard, shardsize=shardsize)
+        options = self.dialect.engine_options(self.url, pool_size=pool_size)
         self.engine = sa.create_engine(self.url, **options)
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait

@@ -4,7 +4,8 @@ The backend speaks SQLAlchemy Core and asks this module whenever SQLite,
 PostgreSQL and MySQL/MariaDB need different SQL or settings:
 
 - which driver a plain URL gets, and the engine/connection settings
-  (SQLite WAL + durability, lock timeouts, pool health checks);
+  (SQLite WAL + durability, lock timeouts, pool health checks, and the
+  deadline of every wait for a database server: `database_timeout`);
 - how a read or write transaction runs and which locking clause it uses
   (storage-model §5.2, §5.3; SQLite's group commit is in `sqlite_writes.py`);
 - upsert and insert-ignore statement forms (storage-model §4.1, §6.2, §7.3);
@@ -23,7 +24,9 @@ docs/architecture.md for the measurements.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
@@ -34,7 +37,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
 from .. import ConflictError, StorageError, UnavailableError
-from . import sqlite_writes
+from . import sqlite_writes, watchdog
 
 # Column types -------------------------------------------------------------------
 
@@ -89,6 +92,12 @@ BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
 
+# Without a database_timeout (migrations, `syncstorage purge`, import: work
+# that may legitimately run for minutes) connecting and waiting for a pooled
+# connection are still bounded, by these.
+CONNECT_TIMEOUT_WITHOUT_DEADLINE = 30
+POOL_TIMEOUT_WITHOUT_DEADLINE = 30.0
+
 
 class Dialect:
     """The PostgreSQL forms, which are also the defaults the other databases
@@ -99,8 +108,14 @@ class Dialect:
     # a server database answers over the network, so a read can wait
     reads_never_wait = False
 
-    def __init__(self, lock_timeout: float):
+    def __init__(self, lock_timeout: float, database_timeout: float | None = None):
         self.lock_timeout = lock_timeout
+        # Seconds any one wait for a database server may last: connecting,
+        # a statement with its rows, COMMIT, the pool's health check. Past
+        # it the connection is dropped and the request answers 503 (issue
+        # 10). None: only connecting is bounded. Lock waits are meant to end
+        # sooner, as conflicts (lock_timeout).
+        self.database_timeout = database_timeout
 
     # --- connecting ---
     def normalize_url(self, url: URL) -> URL:
@@ -109,11 +124,16 @@ class Dialect:
             url = url.set(drivername=f"{self.name}+{self.default_driver}")
         return url
 
-    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+    @property
+    def connect_timeout(self) -> int:
+        """Whole seconds (what the drivers take), at least 1."""
+        return max(1, math.ceil(self.database_timeout or CONNECT_TIMEOUT_WITHOUT_DEADLINE))
+
+    def engine_options(self, url: URL, *, pool_size: int) -> dict:
         return {
             "pool_size": pool_size,
             "max_overflow": pool_size,
-            "pool_timeout": pool_timeout,
+            "pool_timeout": self.database_timeout or POOL_TIMEOUT_WITHOUT_DEADLINE,
             # a server restart or an idle timeout leaves dead connections in
             # the pool; test them on checkout so the next request recovers
             "pool_pre_ping": True,
@@ -121,6 +141,16 @@ class Dialect:
 
     def install(self, engine: sa.Engine) -> None:
         """Attach per-connection settings to a new engine."""
+
+        @sa.event.listens_for(engine, "handle_error")
+        def _no_reconnect_after_timeout(context):
+            # A pooled connection's health check that ran out of time means
+            # a frozen or unreachable server: SQLAlchemy would reconnect and
+            # wait as long again (twice the deadline in all). Not counted as
+            # a disconnect, the checkout fails at once and the pool drops
+            # that connection.
+            if context.is_pre_ping and _timed_out(context.original_exception):
+                context.is_disconnect = False
 
     def threads(self, pool_size: int) -> tuple[int, int]:
         """Threads worth giving the blocking storage calls, (readers, writers):
@@ -367,12 +397,17 @@ class SQLiteDialect(_PlannedByKey, Dialect):
         # have threads of their own so reads never queue behind them.
         return min(4, pool_size), min(16, 2 * pool_size)
 
-    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
+    def engine_options(self, url: URL, *, pool_size: int) -> dict:
         if url.database in (None, "", ":memory:") or url.database.startswith("file::memory:"):
             # every pooled connection would see its own empty database
             raise ValueError("SQLite needs a database file (sqlite:///path/to/file.db)")
         _create_private_file(url.database)
-        return {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": pool_timeout}
+        # In this process, no socket: what SQLite waits for is the write
+        # lock, bounded by lock_timeout (busy_timeout, the group commit's
+        # turn). database_timeout bounds only the wait for a pooled connection.
+        options = super().engine_options(url, pool_size=pool_size)
+        del options["pool_pre_ping"]  # a file does not go away between requests
+        return options
 
     def install(self, engine: sa.Engine) -> None:
         busy_ms = int(self.lock_timeout * 1000)
@@ -443,15 +478,30 @@ class PostgresDialect(Dialect):
     # SQLSTATEs: lock_not_available, deadlock_detected, serialization_failure
     CONFLICT_STATES = {"55P03", "40P01", "40001"}
 
-    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
-        options = super().engine_options(url, pool_size=pool_size, pool_timeout=pool_timeout)
+    def engine_options(self, url: URL, *, pool_size: int) -> dict:
+        options = super().engine_options(url, pool_size=pool_size)
         if "connect_timeout" not in url.query:
-            # an unreachable host must fail fast (503), not hang a worker
-            options["connect_args"] = {"connect_timeout": max(1, round(pool_timeout))}
+            # an unreachable or frozen host must fail fast (503), not hang a
+            # worker; libpq counts the whole start-up, not just the TCP connect
+            options["connect_args"] = {"connect_timeout": self.connect_timeout}
         return options
 
     def install(self, engine: sa.Engine) -> None:
+        super().install(engine)
         lock_ms = int(self.lock_timeout * 1000)
+        settings = [f"SET lock_timeout = {lock_ms}"]
+        if self.database_timeout is not None:
+            # The server cancels a statement that runs too long itself
+            # (57014), a little before the client-side deadline below, so
+            # the connection stays usable; that deadline is for a server
+            # that cannot even do this.
+            statement_ms = math.ceil(self.database_timeout * 900)
+            settings.append(f"SET statement_timeout = {statement_ms}")
+            connection_class = _psycopg_with_deadline(self.database_timeout)
+
+            @sa.event.listens_for(engine, "do_connect")
+            def _connect(_dialect, _record, cargs, cparams):
+                return connection_class.connect(*cargs, **cparams)
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
@@ -460,7 +510,8 @@ class PostgresDialect(Dialect):
             autocommit = dbapi_connection.autocommit
             dbapi_connection.autocommit = True
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"SET lock_timeout = {lock_ms}")
+            for statement in settings:
+                cursor.execute(statement)
             cursor.close()
             dbapi_connection.autocommit = autocommit
 
@@ -469,8 +520,9 @@ class PostgresDialect(Dialect):
         if state in self.CONFLICT_STATES:
             return ConflictError(str(exc.orig))
         # class 08 = connection exception, 57P0x = server shutting down or
-        # our backend terminated; no SQLSTATE at all = never connected
-        if state is None or state.startswith("08") or state.startswith("57P"):
+        # our backend terminated, 57014 = cancelled by statement_timeout; no
+        # SQLSTATE at all = never connected, or dropped (watchdog)
+        if state is None or state.startswith("08") or state.startswith("57"):
             if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
                 return UnavailableError(str(exc.orig))
         return super().classify(exc)
@@ -501,17 +553,25 @@ class MySQLDialect(_PlannedByKey, Dialect):
             url = url.update_query_dict({"charset": "utf8mb4"})
         return url
 
-    def engine_options(self, url: URL, *, pool_size: int, pool_timeout: float) -> dict:
-        options = super().engine_options(url, pool_size=pool_size, pool_timeout=pool_timeout)
+    def engine_options(self, url: URL, *, pool_size: int) -> dict:
+        options = super().engine_options(url, pool_size=pool_size)
         # storage-model §10.2: READ COMMITTED, so every read after the lock
         # sees the latest committed rows; recycle below the server's
         # wait_timeout (8 h by default) so idle connections are not cut.
         options.update(isolation_level="READ COMMITTED", pool_recycle=3600)
-        # PyMySQL and mysqlclient both run init_command on every new connection
+        # PyMySQL and mysqlclient both run init_command on every new
+        # connection, and take these timeouts in whole seconds: the socket's
+        # read/write timeouts cover the handshake, every statement and the
+        # pool's health check (a ping), so no client-side watchdog is needed
         lock_s = max(1, round(self.lock_timeout))  # the server's minimum is 1 s
-        options["connect_args"] = {
-            "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
+        connect_args = {
+            "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}",
+            "connect_timeout": self.connect_timeout,
         }
+        if self.database_timeout is not None:
+            seconds = self.connect_timeout  # the same whole seconds
+            connect_args.update(read_timeout=seconds, write_timeout=seconds)
+        options["connect_args"] = connect_args
         return options
 
     def insert(self, table: sa.Table) -> sa.Insert:
@@ -546,6 +606,36 @@ class MySQLDialect(_PlannedByKey, Dialect):
         return super().classify(exc)
 
 
+@functools.cache
+def _psycopg_with_deadline(seconds: float) -> type:
+    """psycopg's Connection whose every wait for the server (a statement and
+    its rows, COMMIT, ROLLBACK, the pool's health check) ends after
+    `seconds`, by the watchdog: libpq has no read timeout, and
+    `Connection.wait` is the one place psycopg waits on the socket once
+    connected (connecting has connect_timeout)."""
+    import psycopg
+
+    class Connection(psycopg.Connection):
+        def wait(self, gen, *args, **kwargs):
+            with watchdog.watch(self.pgconn.socket, seconds) as watch:
+                try:
+                    return super().wait(gen, *args, **kwargs)
+                except psycopg.Error:
+                    if not watch.fired:
+                        raise
+                    raise psycopg.OperationalError(
+                        f"no answer from the database within {seconds:g} s"
+                    ) from TimeoutError()
+
+    return Connection
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A driver error caused by a timeout: the socket's (PyMySQL) or the
+    watchdog's (psycopg, above)."""
+    return isinstance(exc.__cause__ or exc.__context__, TimeoutError)
+
+
 def _or_default(values: list[sa.ColumnElement], default: Any) -> sa.ColumnElement:
     """The first non-NULL of `values`, then `default` (if not None)."""
     if default is not None:
@@ -569,14 +659,17 @@ _DIALECTS = {
 }
 
 
-def for_url(raw_url: str | URL, *, lock_timeout: float) -> tuple[Dialect, URL]:
-    """The dialect object for a database URL and the URL with its driver."""
+def for_url(
+    raw_url: str | URL, *, lock_timeout: float, database_timeout: float | None = None
+) -> tuple[Dialect, URL]:
+    """The dialect object for a database URL and the URL with its driver;
+    `database_timeout`: see `Dialect.database_timeout`."""
     url = make_url(raw_url)
     backend = url.get_backend_name()
     if backend == "postgres":
         url = url.set(drivername=url.drivername.replace("postgres", "postgresql", 1))
     try:
-        dialect = _DIALECTS[backend](lock_timeout)
+        dialect = _DIALECTS[backend](lock_timeout, database_timeout)
     except KeyError:
         raise ValueError(
             f"unsupported database {backend!r}: use sqlite://, postgresql:// or mysql://"

@@ -28,9 +28,10 @@ from .schema import DEFAULT_SHARDSIZE
 
 def migration_engine(url: str) -> sa.Engine:
     """An engine with the server's own connection settings (driver choice,
-    SQLite WAL and explicit BEGIN) and no pool, for one migration run."""
+    SQLite WAL and explicit BEGIN) and no pool, for one migration run.
+    No database_timeout: a migration may rewrite a large table for minutes."""
     dialect, normalized = dialects.for_url(url, lock_timeout=60.0)
-    options = dialect.engine_options(normalized, pool_size=1, pool_timeout=60.0)
+    options = dialect.engine_options(normalized, pool_size=1)
     for pool_option in ("pool_size", "max_overflow", "pool_timeout"):
         options.pop(pool_option, None)
     engine = sa.create_engine(normalized, poolclass=sa.pool.NullPool, **options)
