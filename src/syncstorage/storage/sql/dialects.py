@@ -508,7 +508,7 @@ class MySQLDialect(_PlannedByKey, Dialect):
         # wait_timeout (8 h by default) so idle connections are not cut.
         options.update(isolation_level="READ COMMITTED", pool_recycle=3600)
         # PyMySQL and mysqlclient both run init_command on every new connection
-        lock_s = max(1, round(self.lock_timeout))  # the server's minimum is 1 s
+        lock_s = max(1, int(self.lock_timeout))  # whole seconds, at least 1 (the server's rule)
         options["connect_args"] = {
             "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}"
         }
