@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from syncstorage.storage import StorageError, UnavailableError
 from syncstorage.storage.sql import dialects
 from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, services
 
@@ -36,6 +37,18 @@ def make_engine(url: str, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> sa.E
     engine = sa.create_engine(engine_url, **options)
     dialect.install(engine)
     return engine.execution_options(**{dialects.WRITE_OPTION: True})
+
+
+def expected_error(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> StorageError | None:
+    """The database's own failures (away, locked, full: storage-model §5.4)
+    as the storage's ConflictError / UnavailableError; None for the rest,
+    which are bugs."""
+    if isinstance(exc, sa.exc.TimeoutError):  # no free pooled connection
+        return UnavailableError(str(exc))
+    if isinstance(exc, sa.exc.DBAPIError):
+        dialect, _ = dialects.for_url(engine.url, lock_timeout=LOCK_TIMEOUT_SECONDS)
+        return dialect.classify(exc)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from syncstorage import metrics
 from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
+from syncstorage.logs import one_line
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
@@ -234,13 +235,6 @@ def _retrying_conflicts(handler: Handler, ctx: Context, call: Call, seconds: flo
             if time.monotonic() + pause >= deadline:
                 raise
         time.sleep(pause)
-
-
-def one_line(reason: str, exc: BaseException) -> str:
-    """`reason: <the error's first line>`, for the request log: a driver's
-    message can run over several lines, and it never holds request data."""
-    detail = str(exc).strip().split("\n", 1)[0][:200]
-    return f"{reason}: {detail}" if detail else reason
 
 
 def _error_result(exc: HTTPError) -> Result:

@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncstorage import __version__
+from syncstorage.logs import one_line
 from syncstorage.settings import Settings
-from syncstorage.storage import Storage
+from syncstorage.storage import ConflictError, Storage, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,11 @@ def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
     async def heartbeat(request: Request) -> Response:
         try:
             await run_in_threadpool(storage.ping)
-        except Exception:
-            log.warning("heartbeat: database check failed", exc_info=True)
+        except Exception as exc:
+            if isinstance(exc, (ConflictError, UnavailableError)):  # the request line says why
+                request.state.reason = one_line("database unavailable", exc)
+            else:
+                log.exception("heartbeat: database check failed")  # a bug
             body = {"status": "Err", "database": "Err", "version": __version__, "quota": quota}
             return JSONResponse(body, status_code=503)
         body = {"status": "Ok", "database": "Ok", "version": __version__, "quota": quota}
