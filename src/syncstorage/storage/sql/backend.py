@@ -12,6 +12,7 @@ databases comes from `dialects.py`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -46,10 +47,6 @@ from .schema import (
 ITEM_KEY = ("batch", "userid", "id")
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
-# The longest a write waits, holding the collection lock, for its timestamp
-# to pass the collection's (_after_tick): its own tick, and one more for a
-# clock that runs a little behind another process's
-TICK_WAIT_MS = 20
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
 
 
@@ -93,10 +90,16 @@ class SQLStorage:
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False
     ) -> Iterator[SQLSession]:
-        with self.transaction(write=write) as conn:
-            session = SQLSession(self, conn, userid, collection, write)
-            session.start()
-            yield session
+        queue = contextlib.nullcontext()
+        if write and collection is not None:
+            queue = self.dialect.collection_writers(userid, collection)
+        with queue as writers:
+            with self.transaction(write=write) as conn:
+                session = SQLSession(self, conn, userid, collection, write)
+                session.start()
+                yield session
+            if writers is not None:
+                writers.last_written = session.now
         # committed: ids this session read or created are now safe to cache
         for name, collectionid in session.seen_collections:
             self.collection_ids.add(name, collectionid)
@@ -601,18 +604,18 @@ def _after_tick(last_modified: int, now: int) -> int:
     (storage-model §5.3: T must move forward): clients write in bursts, and
     SQLite's group commit and the row locks of PostgreSQL/MariaDB hand the
     lock on within a millisecond. The lock serves its queue roughly in
-    arrival order, so waiting for the tick under it (at most TICK_WAIT_MS)
+    arrival order, so waiting for the tick under it (at most MAX_TICK_WAIT_MS)
     lets every queued writer through in turn, 100 per second per
     collection; rolling back and retrying instead lets the writers race
     again (with one retry, 72-85 % of 10 devices' POSTs were refused). A
     collection stamped further ahead (another server's clock) is left to
-    the conflict rule. On SQLite the wait holds the process's write turn:
-    other users' writes wait with it, only while one collection is written
-    faster than every 10 ms.
+    the conflict rule. (On SQLite the lock is the process's write turn:
+    there this process's writers wait for the tick before they queue for
+    it, in sqlite_writes.CollectionQueue.)
     """
-    if 0 <= last_modified - now < TICK_WAIT_MS:
+    if 0 <= last_modified - now < dialects.MAX_TICK_WAIT_MS:
         wait = last_modified / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
-        time.sleep(min(max(wait, 0), TICK_WAIT_MS / 1000))
+        time.sleep(min(max(wait, 0), dialects.MAX_TICK_WAIT_MS / 1000))
         now = timestamps.now_ms()
     return now
 

@@ -88,6 +88,10 @@ BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
+# The longest a write waits for its timestamp to pass the collection's last
+# write (storage-model §5.3; backend._after_tick): its own tick, and one more
+# for a clock that runs a little behind another process's
+MAX_TICK_WAIT_MS = 20
 
 
 class Dialect:
@@ -144,6 +148,12 @@ class Dialect:
         """The collection-row lock: FOR UPDATE for writers, a shared lock for
         readers (SQLAlchemy spells FOR SHARE / LOCK IN SHARE MODE)."""
         return select.with_for_update(read=not write)
+
+    def collection_writers(self, userid: int, collection: str) -> contextlib.AbstractContextManager:
+        """Entered around a write session on a collection, before its
+        transaction. Yields None, or an object whose `last_written` the
+        session sets to its T once committed (SQLite: CollectionQueue)."""
+        return contextlib.nullcontext()
 
     # --- statement forms ---
     def insert(self, table: sa.Table) -> sa.Insert:
@@ -356,6 +366,9 @@ class SQLiteDialect(_PlannedByKey, Dialect):
         # (--workers N) still meet in the busy handler: correct, not as fast.
         return self._writes.transaction()
 
+    def collection_writers(self, userid, collection):
+        return self._collection_queue.turn(userid, collection)
+
     def threads(self, pool_size: int) -> tuple[int, int]:
         # SQLite runs in this process: a read is CPU under the GIL (each call
         # releases and retakes it), so more reader threads add no throughput,
@@ -380,6 +393,9 @@ class SQLiteDialect(_PlannedByKey, Dialect):
             engine.execution_options(**{WRITE_OPTION: True}),
             lock_timeout=self.lock_timeout,
             classify=self.classify,
+        )
+        self._collection_queue = sqlite_writes.CollectionQueue(
+            lock_timeout=self.lock_timeout, max_tick_wait=MAX_TICK_WAIT_MS / 1000
         )
 
         @sa.event.listens_for(engine, "connect")
