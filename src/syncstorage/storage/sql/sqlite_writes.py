@@ -208,7 +208,10 @@ class _Writers:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.waiting = 0  # writers holding or waiting for `lock`; guarded by the queue's mutex
-        self.last_written = 0  # T of the last write committed through this queue (ms)
+
+
+class _Turn:
+    last_written = 0  # the session's T, set once it committed
 
 
 class CollectionQueue:
@@ -231,10 +234,13 @@ class CollectionQueue:
         self._max_tick_wait = max_tick_wait
         self._mutex = threading.Lock()
         self._collections: dict[tuple[int, str], _Writers] = {}  # only those with writers
+        # T of the last write to each collection, kept while it may still
+        # be this tick (pruned when it grows past _REMEMBERED); guarded by _mutex
+        self._last_written: dict[tuple[int, str], int] = {}
 
     @contextmanager
-    def turn(self, userid: int, collection: str) -> Iterator[_Writers]:
-        """Hold the collection's turn; set `last_written` once committed."""
+    def turn(self, userid: int, collection: str) -> Iterator[_Turn]:
+        """Hold the collection's turn; the session sets `last_written`."""
         key = (userid, collection)
         with self._mutex:
             writers = self._collections.setdefault(key, _Writers())
@@ -243,10 +249,16 @@ class CollectionQueue:
             if not writers.lock.acquire(timeout=self._lock_timeout):
                 raise ConflictError("timed out waiting for the collection's other writers")
             try:
-                wait = writers.last_written / 1000 - time.time() + 0.0005  # now_ms() rounds up
+                with self._mutex:
+                    previous = self._last_written.get(key, 0)
+                wait = previous / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
                 if wait > 0:
                     time.sleep(min(wait, self._max_tick_wait))
-                yield writers
+                turn = _Turn()
+                yield turn
+                if turn.last_written:
+                    with self._mutex:
+                        self._remember(key, turn.last_written)
             finally:
                 writers.lock.release()
         finally:
@@ -254,6 +266,18 @@ class CollectionQueue:
                 writers.waiting -= 1
                 if not writers.waiting:
                     del self._collections[key]
+
+    def _remember(self, key: tuple[int, str], written: int) -> None:
+        """Under _mutex."""
+        self._last_written[key] = written
+        if len(self._last_written) > _REMEMBERED:
+            recent = time.time() * 1000 - 1000 * self._max_tick_wait
+            self._last_written = {k: t for k, t in self._last_written.items() if t > recent}
+
+
+# Collections whose last write is remembered before the old ones are
+# dropped: a dict this size is pruned in well under a millisecond
+_REMEMBERED = 1024
 
 
 def execute_on_driver(conn: sa.Connection, statement: str) -> None:
