@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp
             settings.effective_database_url,
             **settings.storage_layout,
             database_timeout=settings.database_timeout,
+            lock_timeout=settings.lock_timeout,
         )
     authenticator = HawkAuthenticator.from_settings(
         settings, make_nonce_store(settings.nonce_store_url)

@@ -28,6 +28,8 @@ from functools import partial
 import anyio.to_thread
 import sqlalchemy as sa
 
+from syncstorage.logs import one_line
+from syncstorage.storage import ConflictError, UnavailableError
 from syncstorage.storage.sql import SQLStorage
 
 log = logging.getLogger("syncstorage.purge")
@@ -111,7 +113,9 @@ class BackgroundPurge:
             await asyncio.sleep(self.interval)
             try:
                 await self.run_once()
-            except Exception:  # the database may be down: try again next round
+            except (ConflictError, UnavailableError) as exc:  # the database is away or busy
+                log.warning("%s; trying again in %s s", one_line("background purge failed", exc), self.interval)
+            except Exception:
                 log.exception("background purge failed; trying again in %s s", self.interval)
 
     async def run_once(self) -> tuple[int, int, int] | None:

@@ -56,6 +56,16 @@ class HumanFormatter(logging.Formatter):
         return text
 
 
+def one_line(reason: str, exc: BaseException) -> str:
+    """`reason: <first line of exc>`, the reason an expected refusal gives
+    the request log (one line, no traceback: a traceback means a bug). The
+    errors passed here are the database's, the nonce store's or our own
+    short ones, whose first line never holds request data (the second of
+    a PostgreSQL error may: DETAIL)."""
+    detail = str(exc).strip().split("\n", 1)[0][:200]
+    return f"{reason}: {detail}" if detail else reason
+
+
 def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
     """Send every log record to stderr in `log_format` ("json", "human", or
     "auto": human on a terminal, JSON otherwise)."""

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     shard: bool = False
     shardsize: int = Field(default=100, gt=0, le=1000)
 
+    # --- contention (storage-model §5.3-§5.4) ---
+    # Seconds a write that conflicts with another one (the collection is
+    # locked by it, or the write's timestamp would not advance) keeps being
+    # retried inside the server before it is answered 503 + Retry-After.
+    # Database lock waits are bounded at half of it (`lock_timeout`).
+    conflict_retry_seconds: float = Field(default=3.0, gt=0, le=60)
+
     # --- housekeeping ---
     # Seconds between purges of expired items and stale batches inside
     # `serve` (syncstorage.background_purge); 0 = off (run `syncstorage purge`).
@@ -238,6 +245,13 @@ class Settings(BaseSettings):
     def storage_layout(self) -> dict:
         """Keyword arguments for SQLStorage and migrate.upgrade."""
         return {"shard": self.shard, "shardsize": self.shardsize}
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds one wait for a database lock may last: half the retry
+        budget, so a write stuck behind a hung transaction still gets a
+        second attempt before its 503 (storage-model §5.4)."""
+        return self.conflict_retry_seconds / 2
 
     @property
     def effective_public_url(self) -> str:

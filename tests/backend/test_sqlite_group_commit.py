@@ -4,6 +4,7 @@ only once its own work is on disk. Real SQLite files, real threads."""
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import signal
 import sqlite3
@@ -165,6 +166,11 @@ def test_conflict_rule_between_members_of_one_group(storage, commits, monkeypatc
     write(storage, 1, "bookmarks", items(1, "old"))
     frozen = read(storage, 1, "bookmarks", lambda s: s.collection_timestamp()) + 1000
     monkeypatch.setattr("syncstorage.timestamps.now_ms", lambda: frozen)
+    # a frozen clock never reaches the next tick: do not wait for it, and
+    # let the collection's second writer into the group (CollectionQueue
+    # would hold it until the first one's tick, and so its commit)
+    monkeypatch.setattr("syncstorage.storage.sql.dialects.MAX_TICK_WAIT_MS", 0)
+    monkeypatch.setattr(storage.dialect, "collection_writers", lambda *key: contextlib.nullcontext())
     before = commits.count
     results = run_group(
         storage, items(1, "a"), [(1, "bookmarks", items(1, "b")), (2, "bookmarks", items(2, "c"))]
@@ -330,3 +336,24 @@ def test_queued_writers_hold_no_connection(storage_url, layout):
         assert stored(storage, 2, "bookmarks", "b") is not None
     finally:
         storage.close()
+
+
+def test_a_collections_next_writer_waits_for_its_tick_without_the_write_turn(storage, monkeypatch):
+    """Consecutive writes to one collection within 10 ms: the second waits
+    for the next tick (storage-model §5.3) before it takes the process's
+    write turn (CollectionQueue), so other users' writes do not wait with it."""
+    real_sleep, turn_held_while_waiting, waits = time.sleep, [], []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        turn_held_while_waiting.append(storage.dialect._writes._turn_taken)
+        real_sleep(seconds)
+
+    monkeypatch.setattr("syncstorage.storage.sql.sqlite_writes.time.sleep", sleep)
+    stamps = []
+    for n in range(20):  # on a loaded machine a write may not meet the previous one's tick
+        with storage.session(1, "bookmarks", write=True) as session:
+            stamps.append(session.set_items([BSOUpdate("a", payload=str(n))]))
+    assert stamps == sorted(set(stamps))
+    assert waits and all(0 < wait <= 0.02 for wait in waits), waits
+    assert not any(turn_held_while_waiting)

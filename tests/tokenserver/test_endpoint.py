@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 import tokenlib
 
-from tokenserver_support import FXA_UID, NODE, SECRET
+from tokenserver_support import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
 from support.mock_fxa import unused_port
 
 
@@ -278,6 +279,29 @@ def test_no_node_available(make_tokenserver, fxa, logged_reason):
     ts = make_tokenserver(node_capacities={})
     assert_error(ts.get(fxa.access_token(FXA_UID)), 503, error("internal-error", "Server error", "internal"))
     assert logged_reason() == "no storage node can take a new user"
+
+
+def test_a_locked_database_is_503_in_one_log_line(sqlite_url, fxa, caplog):
+    """A database held by another writer past the lock timeout is an
+    expected refusal (issue 10): the reason in the request line, no
+    traceback."""
+    import sqlite3
+
+    caplog.set_level(logging.INFO, logger="syncstorage")
+    ts = TokenserverUnderTest(make_settings(sqlite_url, fxa.url, conflict_retry_seconds=0.2), {NODE: 100})
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, kept
+        response = ts.get(fxa.access_token(FXA_UID))
+        holder.execute("ROLLBACK")
+        assert ts.get(fxa.access_token(FXA_UID)).status_code == 200  # and back without a restart
+    finally:
+        holder.close()
+        ts.close()
+    assert_error(response, 503, error("internal-error", "Server error", "internal"))
+    assert not [r for r in caplog.records if r.exc_info]
+    reasons = [r.fields.get("reason") for r in caplog.records if r.name == "syncstorage.request"]
+    assert reasons[0] == "tokenserver database unavailable: database is locked"
 
 
 def test_database_failure_is_503_without_details(make_tokenserver, fxa, logged_reason):

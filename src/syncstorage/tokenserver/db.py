@@ -11,14 +11,18 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from syncstorage.storage import StorageError, UnavailableError
 from syncstorage.storage.sql import dialects
 from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, services
 
+# for the command-line tools; the server passes its settings' lock_timeout
 LOCK_TIMEOUT_SECONDS = 10.0
 POOL_SIZE = 5
 
 
-def make_engine(url: str, *, database_timeout: float | None = None) -> sa.Engine:
+def make_engine(
+    url: str, *, lock_timeout: float = LOCK_TIMEOUT_SECONDS, database_timeout: float | None = None
+) -> sa.Engine:
     """An engine with the storage backend's per-database settings (driver
     choice for plain URLs, SQLite WAL and busy timeout, MySQL READ COMMITTED,
     lock timeouts), whose every transaction is a writer.
@@ -32,12 +36,24 @@ def make_engine(url: str, *, database_timeout: float | None = None) -> sa.Engine
     connecting and the pool (`Dialect.database_timeout`).
     """
     dialect, engine_url = dialects.for_url(
-        url, lock_timeout=LOCK_TIMEOUT_SECONDS, database_timeout=database_timeout
+        url, lock_timeout=lock_timeout, database_timeout=database_timeout
     )
     options = dialect.engine_options(engine_url, pool_size=POOL_SIZE)
     engine = sa.create_engine(engine_url, **options)
     dialect.install(engine)
     return engine.execution_options(**{dialects.WRITE_OPTION: True})
+
+
+def expected_error(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> StorageError | None:
+    """The database's own failures (away, locked, full: storage-model §5.4)
+    as the storage's ConflictError / UnavailableError; None for the rest,
+    which are bugs."""
+    if isinstance(exc, sa.exc.TimeoutError):  # no free pooled connection
+        return UnavailableError(str(exc))
+    if isinstance(exc, sa.exc.DBAPIError):
+        dialect, _ = dialects.for_url(engine.url, lock_timeout=LOCK_TIMEOUT_SECONDS)
+        return dialect.classify(exc)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,16 @@ from starlette.routing import Route
 
 from syncstorage import metrics
 from syncstorage.auth.tokens import derived_secret, make_token
+from syncstorage.logs import one_line
 from syncstorage.settings import Settings
 from syncstorage.tokenserver import errors
-from syncstorage.tokenserver.db import Service, ensure_node, ensure_service, make_engine
+from syncstorage.tokenserver.db import (
+    Service,
+    ensure_node,
+    ensure_service,
+    expected_error,
+    make_engine,
+)
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
 from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
@@ -71,8 +78,10 @@ class Tokenserver:
         self.node_type = settings.node_type or default_node_type(settings.effective_database_url)
         # Entries are FxA uids or <uid>@<fxa_email_domain> (checked by Settings).
         self.allowed = frozenset(entry.lower() for entry in settings.allowed_users)
+        # a token request is not retried: its one lock wait gets the whole budget
         self.engine = make_engine(
             settings.effective_tokenserver_database_url,
+            lock_timeout=settings.conflict_retry_seconds,
             database_timeout=settings.database_timeout,
         )
         metrics.track_pool(self.engine, "tokenserver")
@@ -144,8 +153,7 @@ class Tokenserver:
         except errors.TokenserverError as exc:
             body, status = exc.body(), exc.http_status
             metrics.observe_token_verification(metrics.token_outcome(exc.http_status, exc.status))
-            request.state.reason = exc.reason
-            log.info("%d on %s: %s", status, request.url.path, exc.reason)
+            request.state.reason = exc.reason  # the request line is the one log line
         headers = {"X-Timestamp": str(int(time.time())), "X-Content-Type-Options": "nosniff"}
         if status == 503:  # the database or Firefox Accounts is away (§11.2)
             headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
@@ -184,8 +192,13 @@ class Tokenserver:
                     release_rate=self.settings.node_capacity_release_rate,
                 )
         except sa.exc.SQLAlchemyError as exc:
-            log.exception("tokenserver database failure")
-            raise errors.server_error(503, "tokenserver database unavailable") from exc
+            reason = "tokenserver database unavailable"
+            expected = expected_error(self.engine, exc)
+            if expected is None:
+                log.exception("tokenserver database failure")  # a bug
+            else:
+                reason = one_line(reason, expected)
+            raise errors.server_error(503, reason) from exc
 
         duration = token_duration(req.duration, self.settings.token_duration)
         hashed_fxa_uid, hashed_device_id = hashed_ids(self.hash_secret, verified.fxa_uid)

@@ -8,8 +8,9 @@ itself and answers every error itself, so those layers only cost time
 
 Per request: route on the raw path (404/405), read the body (413), then ONE
 worker-thread hop runs authentication and the handler with its storage
-session (both synchronous), retrying once on a quick conflict (§4.3); a
-small read that cannot wait runs on the event loop instead (_SMALL_READS).
+session (both synchronous), retrying a conflicted handler for up to
+`conflict_retry_seconds` (storage-model §5.4); a small read that cannot
+wait runs on the event loop instead (_SMALL_READS).
 Whatever happens, the answer carries X-Weave-Timestamp (§7) and errors have
 the bare-integer bodies of §14; an unexpected exception is logged and
 answered 500 with body 0, never a traceback.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from syncstorage import metrics
 from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
+from syncstorage.logs import one_line
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web import collection, item, user
@@ -72,10 +75,10 @@ _WITH_BODY = frozenset(("PUT", "POST"))
 # (docs/performance.md). Listings stay on threads: their size is the
 # client's to choose.
 _SMALL_READS = frozenset(("info/collections", "info/configuration", "item"))
-# A conflict this soon after the request started is a same-10-ms clash with
-# another write, worth one retry; a slower one is real contention (§4.3).
-_RETRY_WITHIN = 0.2
-_RETRY_SLEEP = 0.01
+# Pause before retrying a conflicted request: past the next 10 ms tick
+# (its T must be later), plus up to one more tick at random so the writers
+# that conflicted together do not collide again (storage-model §5.4).
+_TICK_S = 0.01
 _API_PREFIX_BYTES = API_PREFIX.encode()
 
 
@@ -96,6 +99,7 @@ class StorageAPI:
         self.ctx = ctx
         self.authenticator = authenticator
         self.max_request_bytes = ctx.limits["max_request_bytes"]
+        self.conflict_retry_seconds = ctx.conflict_retry_seconds
         # Threads for the blocking storage work, as many as the storage says
         # are useful; writes have their own, so a writer waiting for a lock
         # never holds up a read. A plain executor hop costs 81 µs of CPU
@@ -109,10 +113,9 @@ class StorageAPI:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.monotonic()
         scope.setdefault("state", {})  # what the request log reports (syncstorage.requestlog)
         try:
-            result = await self._respond(scope, receive, started)
+            result = await self._respond(scope, receive)
         except _Disconnected:
             return
         except HTTPError as exc:
@@ -120,11 +123,14 @@ class StorageAPI:
                 scope["state"]["reason"] = "over quota"
             result = _error_result(exc)
         except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["raw_path"])
+            # a bug: the traceback, and the route rather than the path, which
+            # holds the uid (the request line follows with its keyed hash)
+            route = scope["state"].get("route", "?")
+            log.exception("unexpected error on %s %s", scope["method"], route)
             result = _error_result(HTTPError(500))
         await _send(send, result, self.ctx.extra_headers, head=scope["method"] == "HEAD")
 
-    async def _respond(self, scope: Scope, receive: Receive, started: float) -> Result:
+    async def _respond(self, scope: Scope, receive: Receive) -> Result:
         method = scope["method"]
         as_method = "GET" if method == "HEAD" else method
         raw_path = scope["raw_path"].decode("latin-1")
@@ -153,11 +159,13 @@ class StorageAPI:
             allow_expired=target.route == "info/collections",
         )
         if as_method == "GET" and target.route in self.inline_reads:
-            return self._run(handler, call, authenticate, started, state)
+            # on the event loop nothing may sleep: no retries (a WAL read
+            # takes no lock, so it does not conflict)
+            return self._run(handler, call, authenticate, state, retry_seconds=0)
         loop = asyncio.get_running_loop()
         executor = self.read_executor if as_method == "GET" else self.write_executor
         return await loop.run_in_executor(
-            executor, self._run, handler, call, authenticate, started, state
+            executor, self._run, handler, call, authenticate, state, self.conflict_retry_seconds
         )
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
@@ -181,41 +189,52 @@ class StorageAPI:
                 return b"".join(chunks)
 
     def _run(
-        self, handler: Handler, call: Call, authenticate: Callable[[], object], started: float,
-        state: dict,
+        self, handler: Handler, call: Call, authenticate: Callable[[], object], state: dict,
+        retry_seconds: float,
     ) -> Result:
-        """Runs in a worker thread: authentication, then the handler. Why a
-        401/503 is answered goes to state["reason"] for the request log."""
+        """Authentication, then the handler (in a worker thread, or on the
+        loop when retry_seconds is 0). An expected refusal is logged by the
+        request log alone: its reason goes to state["reason"] (the request
+        line carries the uid only as a keyed hash, and no traceback)."""
         try:
             authenticate()
         except AuthError as exc:
             state["reason"] = exc.reason
-            log.info("401 on %s %s: %s", call.method, call.target, exc.reason)
             headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
             raise HTTPError(401, headers=headers) from None
-        except NonceStoreUnavailable:
-            state["reason"] = "nonce store unavailable"
-            log.warning("nonce store unavailable", exc_info=True)
+        except NonceStoreUnavailable as exc:
+            state["reason"] = one_line("nonce store unavailable", exc)
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         try:
-            try:
-                return handler(self.ctx, call)
-            except ConflictError:
-                if time.monotonic() - started > _RETRY_WITHIN:
-                    raise
-            log.debug("conflict on %s %s, retrying once", call.method, call.target)
-            time.sleep(_RETRY_SLEEP)
-            return handler(self.ctx, call)  # with a fresh session and T
-        except ConflictError:
-            state["reason"] = "conflict: collection busy or timestamp would not advance"
+            return _retrying_conflicts(handler, self.ctx, call, retry_seconds)
+        except ConflictError as exc:
+            state["reason"] = one_line(
+                f"conflict: collection busy or timestamp would not advance "
+                f"(retried for {retry_seconds:g} s)", exc,
+            )
             metrics.observe_conflict()
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_CONFLICT}) from None
-        except UnavailableError:
-            state["reason"] = "database unavailable"
-            log.warning("storage unavailable", exc_info=True)
+        except UnavailableError as exc:
+            state["reason"] = one_line("database unavailable", exc)
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         except InvalidOffsetError:
             raise HTTPError(400) from None
+
+
+def _retrying_conflicts(handler: Handler, ctx: Context, call: Call, seconds: float) -> Result:
+    """The handler's result; a conflict runs it again, in a new session with
+    a new T (so its preconditions are checked again), until `seconds` have
+    passed (storage-model §5.4). Lock waits are bounded by the database's
+    lock timeout (half of `seconds`, settings.lock_timeout)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return handler(ctx, call)
+        except ConflictError:
+            pause = _TICK_S - time.time() % _TICK_S + random.uniform(0, _TICK_S)
+            if time.monotonic() + pause >= deadline:
+                raise
+        time.sleep(pause)
 
 
 def _error_result(exc: HTTPError) -> Result:

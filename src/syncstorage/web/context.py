@@ -2,8 +2,8 @@
 
 A handler is a plain synchronous function `handler(ctx, call) -> Result`:
 `ctx` is built once per app, `call` once per request. Handlers run in a
-worker thread and may be run twice (conflict retry, storage-api §4.3), so
-they keep no state outside the storage session.
+worker thread and may be run several times (conflict retry, storage-model
+§5.4), so they keep no state outside the storage session.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Context:
             advertised["max_quota_limit"] = self.quota_limit
         self.configuration_body = orjson.dumps(advertised)
         self.reject_old_ios_clients = settings.reject_old_ios_clients
+        self.conflict_retry_seconds = settings.conflict_retry_seconds
         # Headers added to every storage API answer (storage-api §7)
         self.extra_headers: list[tuple[bytes, bytes]] = []
         if settings.backoff_seconds:

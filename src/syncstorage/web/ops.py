@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncstorage import __version__
+from syncstorage.logs import one_line
 from syncstorage.settings import Settings
-from syncstorage.storage import Storage
+from syncstorage.storage import ConflictError, Storage, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
     database_check = _DatabaseCheck(storage)
 
     async def heartbeat(request: Request) -> Response:
-        if not await database_check.ok():
+        problem = await database_check.problem()
+        if problem is not None:
+            request.state.reason = problem  # the request line is the one log line
             body = {"status": "Err", "database": "Err", "version": __version__, "quota": quota}
             return JSONResponse(body, status_code=503)
         body = {"status": "Ok", "database": "Ok", "version": __version__, "quota": quota}
@@ -71,25 +74,31 @@ class _DatabaseCheck:
         self._storage = storage
         self._running: asyncio.Task | None = None
 
-    async def ok(self) -> bool:
+    async def problem(self) -> str | None:
+        """None when the database answered in time, else why not (for the
+        request line: a database that is away is expected, not a bug)."""
         if self._running is None or self._running.done():
             self._running = asyncio.ensure_future(run_in_threadpool(self._storage.ping))
-            self._running.add_done_callback(_log_failure)
+            self._running.add_done_callback(_log_bug)
         try:
             await asyncio.wait_for(asyncio.shield(self._running), DATABASE_CHECK_WAIT)
         except TimeoutError:
-            return False
-        except Exception:  # noqa: BLE001 - logged once by _log_failure
-            return False
-        return True
+            return f"database unavailable: no answer within {DATABASE_CHECK_WAIT} s"
+        except (ConflictError, UnavailableError) as exc:
+            return one_line("database unavailable", exc)
+        except Exception:  # noqa: BLE001 - logged once, with its traceback, by _log_bug
+            return "database check failed"
+        return None
 
 
-def _log_failure(ping: asyncio.Future) -> None:
-    """One line per failed check (not per heartbeat that waited for it): a
-    database that is away is expected, not a bug."""
-    if not ping.cancelled() and ping.exception() is not None:
-        reason = str(ping.exception()).strip().splitlines()[0]
-        log.warning("heartbeat: database check failed: %s", reason)
+def _log_bug(ping: asyncio.Future) -> None:
+    """A traceback, once per failed check, for what is not an expected
+    database refusal: that is a bug."""
+    if ping.cancelled():
+        return
+    exc = ping.exception()
+    if exc is not None and not isinstance(exc, (ConflictError, UnavailableError)):
+        log.error("heartbeat: database check failed", exc_info=exc)
 
 
 @functools.cache  # asked once per process, never per request

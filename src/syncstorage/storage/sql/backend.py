@@ -12,7 +12,9 @@ databases comes from `dialects.py`.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,10 +93,16 @@ class SQLStorage:
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False
     ) -> Iterator[SQLSession]:
-        with self.transaction(write=write) as conn:
-            session = SQLSession(self, conn, userid, collection, write)
-            session.start()
-            yield session
+        queue = contextlib.nullcontext()
+        if write and collection is not None:
+            queue = self.dialect.collection_writers(userid, collection)
+        with queue as writers:
+            with self.transaction(write=write) as conn:
+                session = SQLSession(self, conn, userid, collection, write)
+                session.start()
+                yield session
+            if writers is not None:
+                writers.last_written = session.now
         # committed: ids this session read or created are now safe to cache
         for name, collectionid in session.seen_collections:
             self.collection_ids.add(name, collectionid)
@@ -220,6 +228,8 @@ class SQLSession:
             self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
         ).scalar()
         self.now = timestamps.now_ms()
+        if self.write and self._last_modified is not None:
+            self.now = _after_tick(self._last_modified, self.now)
         self._check_advances(self._last_modified)
 
     def _check_advances(self, last_modified: int | None) -> None:
@@ -587,6 +597,30 @@ class SQLSession:
         ).rowcount
         metrics.observe_batch(committed, "commit")
         return self.now
+
+
+def _after_tick(last_modified: int, now: int) -> int:
+    """`now`, or once the collection's last write is in the past, the first
+    tick after it, waited for while holding the lock.
+
+    Two writes to a collection in one 10 ms tick are the common conflict
+    (storage-model §5.3: T must move forward): clients write in bursts, and
+    SQLite's group commit and the row locks of PostgreSQL/MariaDB hand the
+    lock on within a millisecond. The lock serves its queue roughly in
+    arrival order, so waiting for the tick under it (at most MAX_TICK_WAIT_MS)
+    lets every queued writer through in turn, 100 per second per
+    collection; rolling back and retrying instead lets the writers race
+    again (with one retry, 72-85 % of 10 devices' POSTs were refused). A
+    collection stamped further ahead (another server's clock) is left to
+    the conflict rule. (On SQLite the lock is the process's write turn:
+    there this process's writers wait for the tick before they queue for
+    it, in sqlite_writes.CollectionQueue.)
+    """
+    if 0 <= last_modified - now < dialects.MAX_TICK_WAIT_MS:
+        wait = last_modified / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
+        time.sleep(min(max(wait, 0), dialects.MAX_TICK_WAIT_MS / 1000))
+        now = timestamps.now_ms()
+    return now
 
 
 def _utf8_size(payload: str) -> int:

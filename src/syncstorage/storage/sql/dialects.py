@@ -91,6 +91,10 @@ BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
+# The longest a write waits for its timestamp to pass the collection's last
+# write (storage-model §5.3; backend._after_tick): its own tick, and one more
+# for a clock that runs a little behind another process's
+MAX_TICK_WAIT_MS = 20
 
 # Without a database_timeout (migrations, `syncstorage purge`, import: work
 # that may legitimately run for minutes) connecting and waiting for a pooled
@@ -174,6 +178,12 @@ class Dialect:
         """The collection-row lock: FOR UPDATE for writers, a shared lock for
         readers (SQLAlchemy spells FOR SHARE / LOCK IN SHARE MODE)."""
         return select.with_for_update(read=not write)
+
+    def collection_writers(self, userid: int, collection: str) -> contextlib.AbstractContextManager:
+        """Entered around a write session on a collection, before its
+        transaction. Yields None, or an object whose `last_written` the
+        session sets to its T once committed (SQLite: CollectionQueue)."""
+        return contextlib.nullcontext()
 
     # --- statement forms ---
     def insert(self, table: sa.Table) -> sa.Insert:
@@ -386,6 +396,9 @@ class SQLiteDialect(_PlannedByKey, Dialect):
         # (--workers N) still meet in the busy handler: correct, not as fast.
         return self._writes.transaction()
 
+    def collection_writers(self, userid, collection):
+        return self._collection_queue.turn(userid, collection)
+
     def threads(self, pool_size: int) -> tuple[int, int]:
         # SQLite runs in this process: a read is CPU under the GIL (each call
         # releases and retakes it), so more reader threads add no throughput,
@@ -415,6 +428,9 @@ class SQLiteDialect(_PlannedByKey, Dialect):
             engine.execution_options(**{WRITE_OPTION: True}),
             lock_timeout=self.lock_timeout,
             classify=self.classify,
+        )
+        self._collection_queue = sqlite_writes.CollectionQueue(
+            lock_timeout=self.lock_timeout, max_tick_wait=MAX_TICK_WAIT_MS / 1000
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -563,7 +579,7 @@ class MySQLDialect(_PlannedByKey, Dialect):
         # connection, and take these timeouts in whole seconds: the socket's
         # read/write timeouts cover the handshake, every statement and the
         # pool's health check (a ping), so no client-side watchdog is needed
-        lock_s = max(1, round(self.lock_timeout))  # the server's minimum is 1 s
+        lock_s = max(1, int(self.lock_timeout))  # whole seconds, at least 1 (the server's rule)
         connect_args = {
             "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_s}",
             "connect_timeout": self.connect_timeout,
