@@ -37,6 +37,7 @@ DEFAULT_TIMEOUT = Settings.model_fields["database_timeout"].default
 # reconnect) still fails the test.
 SLACK = 2.5
 HEARTBEAT_BOUND = 1.0  # what load balancers expect
+BURST = 40  # writes at once: four times the writer threads of a server database
 
 
 def proxied(database_url: str) -> tuple[DatabaseProxy, str]:
@@ -230,6 +231,20 @@ def test_frozen_database_gives_503_in_time_and_recovers(frozen_server, fxa):
             burst = list(pool.map(lambda _: heartbeat(server), range(20)))
         assert all(r.status_code == 503 for r, _ in burst)
         assert server_threads(server) <= threads + 2
+
+        # a burst of writes, four times the server's writer threads: none
+        # waits for a thread longer than the deadline, so each is answered
+        # within two deadlines (a queued one at the first, a running one at
+        # its own); unbounded, the last would wait four deadlines
+        def burst_write(i: int) -> tuple[httpx.Response, float]:
+            with SyncClient(server.base_url, 7, token, key) as device:
+                return timed(lambda: device.post("storage/history", json=records(f"burst{i}-", 1)))
+
+        with ThreadPoolExecutor(BURST) as pool:
+            burst = list(pool.map(burst_write, range(BURST)))
+        assert [r.status_code for r, _ in burst] == [503] * BURST
+        slowest = max(took for _, took in burst)
+        assert slowest < 2 * DEFAULT_TIMEOUT + SLACK, slowest
 
         proxy.resume()
         for _ in range(50):  # the database answers again: bounded, ~10 s

@@ -41,6 +41,7 @@ class Context:
         self.configuration_body = orjson.dumps(advertised)
         self.reject_old_ios_clients = settings.reject_old_ios_clients
         self.conflict_retry_seconds = settings.conflict_retry_seconds
+        self.database_timeout = settings.database_timeout
         # Headers added to every storage API answer (storage-api §7)
         self.extra_headers: list[tuple[bytes, bytes]] = []
         if settings.backoff_seconds:
