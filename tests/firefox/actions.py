@@ -146,10 +146,12 @@ def add_login(firefox: Firefox, origin: str, username: str, password: str) -> No
 
 
 def logins(firefox: Firefox) -> dict[str, tuple[str, str]]:
-    """{origin: (username, password)} of the profile's saved logins."""
-    return dict(firefox.run(IMPORTS + """
-        return (await Services.logins.getAllLogins()).map(l => [l.origin, [l.username, l.password]]);
-    """))
+    """{origin: (username, password)} of the profile's saved web logins
+    (not Firefox's own chrome:// entry holding the account's keys)."""
+    return {origin: tuple(login) for origin, login in firefox.run(IMPORTS + """
+        return (await Services.logins.getAllLogins()).filter(l => l.origin.startsWith("http"))
+            .map(l => [l.origin, [l.username, l.password]]);
+    """)}
 
 
 def remove_login(firefox: Firefox, origin: str) -> None:
