@@ -136,13 +136,16 @@ def history_urls(firefox: Firefox, url_prefix: str) -> int:
     """, url_prefix)
 
 
-def add_login(firefox: Firefox, origin: str, username: str, password: str) -> None:
+def add_logins(firefox: Firefox, logins: dict[str, tuple[str, str]]) -> None:
+    """Save {origin: (username, password)} as form logins."""
     firefox.run(IMPORTS + """
-        const [origin, username, password] = args;
-        const info = Cc["@mozilla.org/login-manager/loginInfo;1"].createInstance(Ci.nsILoginInfo);
-        info.init(origin, origin, null, username, password, "", "");
-        await Services.logins.addLoginAsync(info);
-    """, origin, username, password)
+        const logins = Object.entries(args[0]).map(([origin, [username, password]]) => {
+            const info = Cc["@mozilla.org/login-manager/loginInfo;1"].createInstance(Ci.nsILoginInfo);
+            info.init(origin, origin, null, username, password, "", "");
+            return info;
+        });
+        await Services.logins.addLogins(logins);
+    """, {origin: list(login) for origin, login in logins.items()})
 
 
 def logins(firefox: Firefox) -> dict[str, tuple[str, str]]:
@@ -161,3 +164,50 @@ def remove_login(firefox: Firefox, origin: str) -> None:
         if (found.length != 1) throw new Error(`${found.length} logins of ${origin}`);
         await Services.logins.removeLoginAsync(found[0]);
     """, origin)
+
+
+def open_tabs(firefox: Firefox, urls: list[str], timeout: float = 30) -> None:
+    """Open `urls` as tabs of the browser window and wait until each loaded."""
+    firefox.run(IMPORTS + """
+        const [urls, timeoutMs] = args;
+        const win = Services.wm.getMostRecentWindow("navigator:browser");
+        const principal = Services.scriptSecurityManager.getSystemPrincipal();
+        const tabs = urls.map(url => win.gBrowser.addTab(url, {triggeringPrincipal: principal}));
+        const deadline = Date.now() + timeoutMs;
+        while (tabs.some((tab, i) => tab.linkedBrowser.currentURI.spec != urls[i])) {
+            if (Date.now() > deadline) throw new Error("tabs did not load: " + tabs.map(t => t.linkedBrowser.currentURI.spec));
+            await sleep(100);
+        }
+    """, urls, int(timeout * 1000), timeout=timeout + 10)
+
+
+def remote_tabs(firefox: Firefox) -> dict[str, list[str]]:
+    """{device name: [tab URLs]} of the other devices, as the Synced Tabs
+    menu shows them."""
+    return firefox.run(IMPORTS + """
+        const { SyncedTabs } = ChromeUtils.importESModule("resource://services-sync/SyncedTabs.sys.mjs");
+        const clients = await SyncedTabs.getTabClients();
+        return Object.fromEntries(clients.map(c => [c.name, c.tabs.map(t => t.url)]));
+    """)
+
+
+def set_pref(firefox: Firefox, name: str, value: str) -> None:
+    firefox.run("Services.prefs.setStringPref(args[0], args[1]);", name, value)
+
+
+def get_pref(firefox: Firefox, name: str) -> str | None:
+    return firefox.run("return Services.prefs.getStringPref(args[0], null);", name)
+
+
+AUTOFILL = 'const { formAutofillStorage } = ChromeUtils.importESModule("resource://autofill/FormAutofillStorage.sys.mjs");\nawait formAutofillStorage.initialize();\n'
+
+
+def add_address(firefox: Firefox, address: dict[str, str]) -> None:
+    firefox.run(AUTOFILL + "await formAutofillStorage.addresses.add(args[0]);", address)
+
+
+def addresses(firefox: Firefox) -> list[dict[str, str]]:
+    """The profile's saved addresses (name and street only)."""
+    return firefox.run(AUTOFILL + """
+        return (await formAutofillStorage.addresses.getAll()).map(a => ({name: a.name, "street-address": a["street-address"]}));
+    """)
