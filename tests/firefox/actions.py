@@ -58,13 +58,17 @@ def sync(firefox: Firefox, timeout: float = SYNC_TIMEOUT) -> dict[str, Any]:
         const topics = ["weave:service:sync:start", "weave:service:sync:finish", "weave:service:sync:error"];
         topics.forEach(t => Services.obs.addObserver(observer, t));
         try {
-            for (let attempt = 0; ran === null && attempt < 10; attempt++) {
+            await Weave.Service.promiseInitialized;
+            for (let attempt = 0; ran === null && attempt < 20; attempt++) {
                 while (Weave.Service.locked) {
                     if (Date.now() > deadline) throw new Error("a sync Firefox started itself did not end in time");
                     await sleep(100);
                 }
                 await Weave.Service.sync({why: "user"});
-                if (ran === null && Weave.Status.login != "success.login") break;  // login refused: no sync
+                // Just after a start the account is still being read from the
+                // profile ("no_username"): try again. Any other refusal is the answer.
+                if (ran === null && !["success.login", "error.login.reason.no_username"].includes(Weave.Status.login)) break;
+                if (ran === null) await sleep(250);
             }
         } finally {
             topics.forEach(t => Services.obs.removeObserver(observer, t));

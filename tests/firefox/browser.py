@@ -20,6 +20,7 @@ from typing import Any
 
 STARTUP_TIMEOUT = 60.0  # Firefox is ready for Marionette in 4-8 s; busy CI machines are slower
 SCRIPT_TIMEOUT = 90.0  # default bound of one chrome-context script
+QUIT_TIMEOUT = 30.0
 
 
 def firefox_binary() -> str | None:
@@ -133,22 +134,27 @@ class Firefox:
                                f"{self.log_path.read_text(errors='replace')[-4000:]}") from exc
 
     def stop(self) -> None:
-        """Quit (bounded), then kill whatever of our process group is left."""
+        """Quit as a user would (Firefox writes its profile out), bounded;
+        then kill whatever is left of our process group."""
         if self.client is not None:
             try:
-                self.client.delete_session()
+                # marionette-driver's quit() wants to own the process; this
+                # is its in-app half (Services.startup.quit) alone.
+                self.client._request_in_app_shutdown()
+                self.client.delete_session(send_request=False)
             except Exception:
-                pass  # the process is killed below anyway
+                pass  # killed below
             self.client = None
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None:
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=QUIT_TIMEOUT)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=15)
+                pass
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # leftovers (content processes), or a hung quit
             except ProcessLookupError:
                 pass
+            self.process.wait(timeout=15)
         self.process = None
 
     def run(self, body: str, *args: Any, timeout: float = SCRIPT_TIMEOUT) -> Any:
@@ -173,6 +179,8 @@ class Firefox:
 
     def weave_logs(self, limit: int = 20000) -> str:
         """The newest of Sync's own logs in the profile (what went wrong)."""
+        # Error logs first: they say what went wrong; then the newest success log.
         logs = sorted((self.profile / "weave" / "logs").glob("*.txt"), key=lambda p: p.stat().st_mtime)
-        text = "".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in logs[-3:])
-        return f"weave logs of {self.profile.name}:\n{text[-limit:]}" if text else f"no weave logs in {self.profile}"
+        chosen = [p for p in logs if p.name.startswith("error")][-2:] + [p for p in logs if p.name.startswith("success")][-1:]
+        text = "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-limit // 3:]}" for p in chosen)
+        return f"weave logs of {self.profile.name}:\n{text}" if text else f"no weave logs in {self.profile}"

@@ -26,7 +26,7 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import hashes
@@ -123,6 +123,15 @@ def encrypt_keys(keys_jwk: str, scoped_keys: dict[str, Any]) -> str:
         recipient=recipient,
     )
     return token.serialize(compact=True)
+
+
+def fxa_error(status: int, errno: int, message: str) -> tuple[int, dict[str, Any]]:
+    """An accounts-server error body; Firefox reads errno only when "error" is there."""
+    reasons = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+    return status, {"code": status, "errno": errno, "error": reasons[status], "message": message}
+
+
+INVALID_SESSION = fxa_error(401, 110, "Invalid authentication token")
 
 
 class MockFxA:
@@ -271,9 +280,9 @@ class MockFxA:
 
     def _oauth_authorization(self, account: Account | None, body: dict) -> tuple[int, Any]:
         if account is None:
-            return 401, {"code": 401, "errno": 110, "message": "Invalid authentication token"}
+            return INVALID_SESSION
         if body.get("code_challenge_method") != "S256" or not body.get("keys_jwk"):
-            return 400, {"code": 400, "errno": 107, "message": "PKCE S256 and keys_jwk required"}
+            return fxa_error(400, 107, "PKCE S256 and keys_jwk required")
         scopes = body["scope"].split()
         keys = {SYNC_SCOPE: account.sync_key()} if SYNC_SCOPE in scopes else {}
         code = secrets.token_hex(32)
@@ -291,16 +300,16 @@ class MockFxA:
             grant_data = self.codes.pop(body.get("code", ""), None)
             verifier = body.get("code_verifier", "")
             if grant_data is None or b64url(hashlib.sha256(verifier.encode()).digest()) != grant_data["challenge"]:
-                return 400, {"code": 400, "errno": 105, "message": "Unknown code or bad PKCE verifier"}
+                return fxa_error(400, 105, "Unknown code or bad PKCE verifier")
             account = self.accounts[grant_data["uid"]]
             scope = grant_data["scope"]
             answer = {"refresh_token": secrets.token_hex(32), "keys_jwe": grant_data["keys_jwe"]}
         elif grant == "fxa-credentials":
             if account is None:
-                return 401, {"code": 401, "errno": 110, "message": "Invalid authentication token"}
+                return INVALID_SESSION
             scope, answer = body.get("scope", ""), {}
         else:
-            return 400, {"code": 400, "errno": 107, "message": f"unsupported grant {grant!r}"}
+            return fxa_error(400, 107, f"unsupported grant {grant!r}")
         token = self.access_token(account.uid, scope=scope, generation=account.generation, expires_in=3600)
         return 200, {
             **answer,
@@ -311,16 +320,19 @@ class MockFxA:
             "auth_at": int(time.time()),
         }
 
-    def _account_api(self, method: str, path: str, account: Account | None, body: Any) -> tuple[int, Any]:
+    def _account_api(self, method: str, path_and_query: str, account: Account | None, body: Any) -> tuple[int, Any]:
         """The accounts endpoints Firefox calls besides /v1/oauth/token."""
+        path = urlsplit(path_and_query).path
         if path == "/v1/oauth/authorization" and method == "POST":
             return self._oauth_authorization(account, body)
         if path == "/v1/oauth/token" and method == "POST":
             return self._oauth_token(account, body)
         if path == "/v1/oauth/destroy" and method == "POST":
             return 200, {}
+        if path == "/v1/account/status" and method == "GET":  # unauthenticated: does the account exist?
+            return 200, {"exists": parse_qs(urlsplit(path_and_query).query).get("uid", [""])[0] in self.accounts}
         if account is None:
-            return 401, {"code": 401, "errno": 110, "message": "Invalid authentication token"}
+            return INVALID_SESSION
         if path == "/v1/account/device" and method == "POST":
             device_id = body.get("id") or secrets.token_hex(16)  # no id: a registration
             self.devices[device_id] = {**self.devices.get(device_id, {}), **body, "id": device_id}
@@ -339,7 +351,7 @@ class MockFxA:
         if path == "/profile/v1/profile" and method == "GET":
             return 200, {"uid": account.uid, "email": account.email, "locale": "en-US",
                          "displayName": None, "avatar": None, "avatarDefault": True}
-        return 404, {"code": 404, "errno": 999, "message": f"not in the stand-in: {method} {path}"}
+        return fxa_error(404, 999, f"not in the stand-in: {method} {path}")
 
     def _bearer_account(self, authorization: str | None) -> Account | None:
         """/profile/v1 is called with an OAuth bearer token, not Hawk."""
@@ -359,10 +371,10 @@ class MockFxA:
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
-            return handler._send(400, {"code": 400, "errno": 107, "message": "body is not JSON"})
+            return handler._send(*fxa_error(400, 107, "body is not JSON"))
         with self.lock:
             account = self._session_account(authorization) or self._bearer_account(authorization)
-            status, answer = self._account_api(method, path, account, body)
+            status, answer = self._account_api(method, handler.path, account, body)
             self.requests.append((method, path, status))
         handler._send(status, answer)
 
