@@ -215,3 +215,11 @@ def addresses(firefox: Firefox) -> list[dict[str, str]]:
     return firefox.run(AUTOFILL + """
         return (await formAutofillStorage.addresses.getAll()).map(a => ({name: a.name, "street-address": a["street-address"]}));
     """)
+
+
+def account_state(firefox: Firefox) -> str:
+    """The account state the toolbar shows: signed_in, login_failed, ..."""
+    return firefox.run("""
+        const { UIState } = ChromeUtils.importESModule("resource://services-sync/UIState.sys.mjs");
+        return (await UIState.refresh()).status;
+    """)
