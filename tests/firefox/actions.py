@@ -4,6 +4,7 @@ read bookmarks, history, logins and addresses."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from firefox.browser import Firefox, FirefoxError
@@ -223,3 +224,15 @@ def account_state(firefox: Firefox) -> str:
         const { UIState } = ChromeUtils.importESModule("resource://services-sync/UIState.sys.mjs");
         return (await UIState.refresh()).status;
     """)
+
+
+class Steps:
+    """Prints how long each step took (pytest shows it with -rP or on failure)."""
+
+    def __init__(self) -> None:
+        self.last = self.first = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        print(f"{name}: {now - self.last:.1f}s (total {now - self.first:.1f}s)")
+        self.last = now

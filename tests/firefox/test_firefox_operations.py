@@ -10,7 +10,7 @@ import secrets
 from e2e.server import free_port, invoke_cli
 from firefox import actions
 from firefox.server_side import collection_counts, storage_client
-from firefox.test_firefox_sync import Steps
+from firefox.actions import Steps
 
 
 def tokenserver_requests(server) -> list[str]:

@@ -5,9 +5,8 @@ edits and deletions flow back. Checked on the server through its storage API
 
 from __future__ import annotations
 
-import time
-
 from firefox import actions
+from firefox.actions import Steps
 from firefox.server_side import collection_counts
 
 FOLDER = "Synced folder"
@@ -19,18 +18,6 @@ LOGINS = {f"https://login{i}.example": (f"user{i}", f"secret-{i}") for i in rang
 TABS = 5
 HOMEPAGE = "https://home.example/"  # browser.startup.homepage is a synced pref
 ADDRESS = {"name": "Ada Lovelace", "street-address": "12 Analytical Street", "country": "GB"}
-
-
-class Steps:
-    """Prints how long each step took (pytest shows it with -rP or on failure)."""
-
-    def __init__(self) -> None:
-        self.last = self.first = time.monotonic()
-
-    def __call__(self, name: str) -> None:
-        now = time.monotonic()
-        print(f"{name}: {now - self.last:.1f}s (total {now - self.first:.1f}s)")
-        self.last = now
 
 
 def test_sign_in_upload_download_and_changes_flowing_back(start_sync_server, make_firefox, fxa, database_url):
