@@ -16,15 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import secrets
 import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +32,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwcrypto import jwe, jwk
+
+from syncstorage.auth import AuthError
+from syncstorage.auth.hawk import compute_mac, hawk_header, macs_equal, normalized_string, parse_authorization
 
 SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync"
 FIREFOX_CLIENT_ID = "5882386c6d801776"
@@ -69,10 +71,11 @@ def hkdf(secret: bytes, info: str, length: int) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info.encode()).derive(secret)
 
 
-def hawk_id(session_token: str) -> str:
-    """The Hawk id Firefox signs its accounts requests with: the first half
+def hawk_credentials(session_token: str) -> tuple[str, bytes]:
+    """(id, key) Firefox signs its accounts requests with: the two halves
     of HKDF(sessionToken, "identity.mozilla.com/picl/v1/sessionToken")."""
-    return hkdf(bytes.fromhex(session_token), "identity.mozilla.com/picl/v1/sessionToken", 64)[:32].hex()
+    derived = hkdf(bytes.fromhex(session_token), "identity.mozilla.com/picl/v1/sessionToken", 64)
+    return derived[:32].hex(), derived[32:]
 
 
 @dataclass
@@ -194,7 +197,7 @@ class MockFxA:
         claims = {
             "iss": "https://accounts.firefox.com",
             "aud": "https://token.services.mozilla.com",
-            "client_id": "5882386c6d801776",
+            "client_id": FIREFOX_CLIENT_ID,
             "iat": now,
             "exp": now + expires_in,
             "jti": uuid.uuid4().hex,
@@ -216,7 +219,7 @@ class MockFxA:
         token = json.dumps({"user": user, "n": uuid.uuid4().hex, "v": "1.0. x"})
         self.opaque_tokens[token] = {
             "user": user,
-            "client_id": "5882386c6d801776",
+            "client_id": FIREFOX_CLIENT_ID,
             "scope": scope if scope is not None else [SYNC_SCOPE],
             "generation": generation,
             "profile_changed_at": 1,
@@ -246,15 +249,24 @@ class MockFxA:
         self.accounts[account.uid] = account
         return account
 
-    def _session_account(self, authorization: str | None) -> Account | None:
-        """The account whose session token signed this Hawk request. The
-        id is an HKDF of the secret session token; the MAC is not checked:
-        that is the accounts server's business, not the sync server's."""
-        match = re.search(r'\bid="([0-9a-f]+)"', authorization or "")
-        if match:
-            for account in self.accounts.values():
-                if any(hawk_id(t) == match.group(1) for t in account.session_tokens):
-                    return account
+    def _session_account(self, method: str, path_qs: str, host: str, authorization: str | None) -> Account | None:
+        """The account whose session token signed this Hawk request (the
+        MAC checked; the payload hash, nonce and clock are not: the sync
+        server never sees these requests)."""
+        try:
+            attributes = parse_authorization(authorization or "")
+        except AuthError:
+            return None
+        hostname, _, port = host.rpartition(":")
+        for account in self.accounts.values():
+            for token in account.session_tokens:
+                token_id, key = hawk_credentials(token)
+                if token_id == attributes["id"]:
+                    text = normalized_string(
+                        ts=attributes["ts"], nonce=attributes["nonce"], method=method, path_qs=path_qs,
+                        host=hostname, port=port, hash=attributes.get("hash", ""), ext=attributes.get("ext", ""),
+                    )
+                    return account if macs_equal(compute_mac(key, text), attributes["mac"]) else None
         return None
 
     def authorize(self, account: Account, session_token: str, params: dict[str, str]) -> dict[str, str]:
@@ -272,15 +284,17 @@ class MockFxA:
             "code_challenge_method": params["code_challenge_method"],
             "keys_jwk": params["keys_jwk"],
         }
-        # Hawk id header only: see _session_account.
-        headers = {"Authorization": f'Hawk id="{hawk_id(session_token)}"'}
-        response = httpx.post(f"{self.url}/v1/oauth/authorization", json=body, headers=headers, timeout=10)
+        url = f"{self.url}/v1/oauth/authorization"
+        headers = {"Authorization": hawk_header("POST", url, *hawk_credentials(session_token))}
+        response = httpx.post(url, json=body, headers=headers, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def _oauth_authorization(self, account: Account | None, body: dict) -> tuple[int, Any]:
         if account is None:
             return INVALID_SESSION
+        if body.get("client_id") != FIREFOX_CLIENT_ID:
+            return fxa_error(400, 162, f"unknown client_id {body.get('client_id')!r}")
         if body.get("code_challenge_method") != "S256" or not body.get("keys_jwk"):
             return fxa_error(400, 107, "PKCE S256 and keys_jwk required")
         scopes = body["scope"].split()
@@ -373,7 +387,8 @@ class MockFxA:
         except ValueError:
             return handler._send(*fxa_error(400, 107, "body is not JSON"))
         with self.lock:
-            account = self._session_account(authorization) or self._bearer_account(authorization)
+            account = (self._session_account(method, handler.path, handler.headers.get("Host", ""), authorization)
+                       or self._bearer_account(authorization))
             status, answer = self._account_api(method, handler.path, account, body)
             self.requests.append((method, path, status))
         handler._send(status, answer)
