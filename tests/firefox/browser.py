@@ -21,6 +21,7 @@ from typing import Any
 STARTUP_TIMEOUT = 60.0  # Firefox is ready for Marionette in 4-8 s; busy CI machines are slower
 SCRIPT_TIMEOUT = 90.0  # default bound of one chrome-context script
 QUIT_TIMEOUT = 30.0
+SOCKET_TIMEOUT = 300.0  # Marionette's socket: longer than any script's own timeout
 
 
 def firefox_binary() -> str | None:
@@ -125,7 +126,7 @@ class Firefox:
             )
         try:
             self.client = Marionette(host="127.0.0.1", port=self.prefs["marionette.port"],
-                                     socket_timeout=SCRIPT_TIMEOUT + 30, startup_timeout=int(STARTUP_TIMEOUT))
+                                     socket_timeout=SOCKET_TIMEOUT, startup_timeout=int(STARTUP_TIMEOUT))
             self.client.start_session(timeout=STARTUP_TIMEOUT)
             self.client.set_context(self.client.CONTEXT_CHROME)
         except Exception as exc:

@@ -5,9 +5,13 @@ edits and deletions flow back. Checked on the server through its storage API
 
 from __future__ import annotations
 
+import pytest
+
 from firefox import actions
 from firefox.actions import Steps
 from firefox.server_side import collection_counts
+
+pytestmark = pytest.mark.e2e  # real server and browser processes
 
 FOLDER = "Synced folder"
 BOOKMARKS = 2000
