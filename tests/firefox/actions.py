@@ -79,10 +79,20 @@ def sync(firefox: Firefox, timeout: float = SYNC_TIMEOUT) -> dict[str, Any]:
     """, int(timeout * 1000), timeout=timeout + 10)
 
 
-def sync_ok(firefox: Firefox) -> None:
-    status = sync(firefox)
-    if status["ran"] != "finish" or status["service"] != "success.status_ok" or status["engines"]:
-        raise FirefoxError(f"sync did not succeed: {status}\n{firefox.weave_logs()}")
+def sync_ok(firefox: Firefox, attempts: int = 3) -> None:
+    """Sync until one whole sync succeeds. More than one attempt only when
+    Firefox's own follow-up sync on another profile collided with ours: the
+    server then answers 412 to one side, as the protocol wants, and Firefox
+    syncs again later. A server that keeps failing fails every attempt."""
+    failed = []
+    for _ in range(attempts):
+        status = sync(firefox)
+        if status["ran"] == "finish" and status["service"] == "success.status_ok" and not status["engines"]:
+            if failed:
+                print(f"sync of {firefox.profile.name} succeeded after {failed}")
+            return
+        failed.append(status)
+    raise FirefoxError(f"{attempts} syncs of {firefox.profile.name} failed: {failed}\n{firefox.weave_logs()}")
 
 
 def add_bookmarks(firefox: Firefox, folder: str, count: int, url_prefix: str) -> None:
