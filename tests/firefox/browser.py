@@ -31,11 +31,11 @@ def firefox_binary() -> str | None:
 def missing() -> str | None:
     """Why the Firefox tests cannot run here, or None."""
     if firefox_binary() is None:
-        return "needs Firefox (Debian: apt-get install firefox-esr)"
+        return "need Firefox (Debian: apt-get install firefox-esr)"
     try:
         import marionette_driver  # noqa: F401
     except ImportError:
-        return "needs marionette-driver (the project's test extra)"
+        return "need marionette-driver (the project's test extra)"
     return None
 
 
