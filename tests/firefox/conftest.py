@@ -1,0 +1,70 @@
+"""Fixtures of the real-Firefox tests: the server under test as a real
+process whose tokenserver trusts the stand-in accounts server (tests/support/
+mock_fxa.py), and headless Firefox profiles pointed at both.
+
+Without Firefox or marionette-driver these tests skip with the reason;
+SYNCSTORAGE_TEST_REQUIRE_FIREFOX=1 (CI sets it) makes that a failure."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from e2e.server import RunningServer, free_port, start_server
+from firefox import browser
+from firefox.server_side import TOKEN_PATH
+
+
+@pytest.fixture(autouse=True)
+def _firefox_available():
+    problem = browser.missing()
+    if problem:
+        if os.environ.get("SYNCSTORAGE_TEST_REQUIRE_FIREFOX", "") not in ("", "0"):
+            pytest.fail(f"SYNCSTORAGE_TEST_REQUIRE_FIREFOX is set but the Firefox tests {problem}")
+        pytest.skip(f"the Firefox tests {problem}")
+
+
+@pytest.fixture
+def start_sync_server(tmp_path, fxa):
+    """start_sync_server(database_url, **settings): storage + tokenserver in
+    one process, trusting `fxa`; stopped (and its log printed) at the end."""
+    started: list[RunningServer] = []
+
+    def start(database_url: str | None, name: str = "server", **settings) -> RunningServer:
+        settings.setdefault("master_secret", secrets.token_hex(32))
+        server = start_server(tmp_path / name, database_url=database_url, fxa_oauth_server_url=fxa.url, **settings)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        print(server.log()[-20000:])  # shown by pytest when the test failed
+
+
+@pytest.fixture
+def make_firefox(tmp_path, fxa):
+    """make_firefox(name, server) -> a started headless Firefox on a new
+    profile `name`. Every Firefox is killed at the end; the weave logs are
+    printed (pytest shows them when the test failed)."""
+    made: list[browser.Firefox] = []
+
+    def make(name: str, server: RunningServer) -> browser.Firefox:
+        prefs = browser.profile_prefs(fxa.url, server.public_url + TOKEN_PATH, free_port())
+        firefox = browser.Firefox(tmp_path / name, prefs)
+        made.append(firefox)
+        firefox.start()
+        return firefox
+
+    yield make
+    for firefox in made:
+        try:
+            firefox.stop()
+        except Exception as exc:  # keep stopping the others
+            print(f"stopping Firefox on {firefox.profile.name} failed: {exc!r}")
+    for firefox in made:
+        print(firefox.weave_logs())
+    print("accounts server requests:", fxa.requests)
+
