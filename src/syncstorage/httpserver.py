@@ -14,7 +14,10 @@ httptools path:
   plus header lines): 431 (414 for the target alone), then the connection
   is closed;
 - a timeout from the connection's start, or from a request's first byte,
-  until the end of its headers: the connection is closed.
+  until the end of its headers: the connection is closed. One timer per
+  connection checks it, re-armed for when the current head would be late:
+  a timer per request (call_later and cancel) cost 3 µs of the 17 µs this
+  protocol spends on a request.
 """
 
 from __future__ import annotations
@@ -49,11 +52,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._in_head = True  # reading a request's head (or waiting for one)
         self._head_bytes = 0  # bytes of an unfinished head received so far
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._start_head_timer()
+        # when the head being read began (loop time), None when not reading one
+        self._head_started: float | None = self.loop.time()
+        self._head_timer = self.loop.call_later(self.header_timeout, self._check_head_time)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
+        self._head_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -90,11 +94,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
-        self._start_head_timer()  # a new request on a kept-alive connection
+        if self._head_started is None:  # else: timed from the connection's start
+            self._head_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._stop_head_timer()
+        self._head_started = None
         total = len(self.url)
         if total > self.max_header_bytes:
             raise _Refused(414, f"request target over {self.max_header_bytes} bytes")
@@ -113,20 +118,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._message_ended = True
 
-    def _start_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
+    def _check_head_time(self) -> None:
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        started = self._head_started
+        if started is not None and now - started >= self.header_timeout:
             log.info("closed a connection: request head not received within %g s", self.header_timeout)
             self.transport.close()
+            return
+        due = self.header_timeout if started is None else started + self.header_timeout - now
+        self._head_timer = self.loop.call_later(due, self._check_head_time)
 
     def _refuse(self, refusal: _Refused) -> None:
         """Answer `refusal.status` and close: the rest of the request is not read."""

@@ -137,7 +137,8 @@ def test_idle_keep_alive_connection_is_closed(tight):
         assert status_of(sock.recv(65536)) == 200
         answered = time.monotonic()
         sock.settimeout(10)
-        assert sock.recv(65536) == b""  # closed by the server
+        while sock.recv(65536):  # the rest of the answer, then the close
+            pass
         idle = time.monotonic() - answered
     assert 0.5 < idle < 3  # default on main: 5 s
 
