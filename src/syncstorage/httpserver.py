@@ -18,6 +18,10 @@ httptools path:
   connection checks it, re-armed for when the current head would be late:
   a timer per request (call_later and cancel) cost 3 µs of the 17 µs this
   protocol spends on a request.
+
+Measured cost of the limits: 2 µs per request in the protocol alone (16 ->
+18 µs, a Firefox-like request fed to the protocol in process), about
+4 µs of the ~50 µs of server CPU of a whole `/__lbheartbeat__` request.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def test_no_header_gives_a_5xx(start):
         token, key = client.http.auth.token, client.http.auth.key
     host = f"127.0.0.1:{port_of(server)}".encode()
 
-    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(target=targets, headers=st.lists(st.tuples(names, values), max_size=4), signed=st.booleans())
     def one_request(target, headers, signed):
         method, path = target
