@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     # answered 503 + Retry-After, e.g. when the database server is frozen.
     database_timeout: float = Field(default=5.0, gt=0, le=300)
 
+    # --- HTTP limits (syncstorage.httpserver, docs/operations.md "Limits and timeouts") ---
+    # Largest header line (name and value) and request head (target and
+    # header lines), in bytes: a larger one is refused with 431 (414).
+    max_header_line_bytes: int = Field(default=8192, ge=1024)
+    max_header_bytes: int = Field(default=65536, ge=4096)
+    # Seconds a client has to send a request's head, counted from the
+    # connection's start or the request's first byte; then it is closed.
+    header_timeout: float = Field(default=10, gt=0)
+    # Seconds an idle kept-alive connection stays open.
+    keep_alive_timeout: float = Field(default=5, gt=0)
+    # Open connections (and requests in progress) served at once; beyond
+    # this, requests are answered 503.
+    max_connections: int = Field(default=1000, ge=1)
+
     # --- optional storage API behaviours (storage-api §7, §15) ---
     # Seconds sent as X-Weave-Backoff on every storage API response, asking
     # clients to sync less often (load shedding). 0: not sent.

@@ -15,6 +15,11 @@ from decimal import ROUND_CEILING, Context, Decimal, InvalidOperation
 # A client-supplied timestamp: plain decimal text, no sign, no exponent.
 # Anything else (negative, NaN, "1e9", "abc") is a 400 for the caller.
 _DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]*)?$|^\.[0-9]+$")
+# Longer text is refused before it is parsed: Decimal arithmetic on a
+# 900,000-digit value held the whole server for 32 s (issue 10). A real
+# timestamp has 13 characters ("1700000000.12"); 64 leave room for any
+# client that writes more decimals.
+MAX_TIMESTAMP_CHARS = 64
 
 
 def now_ms() -> int:
@@ -28,8 +33,11 @@ def parse_ms(text: str) -> int:
     """Parse a client timestamp ("1700000000.123") into integer ms.
 
     Rounds up to two decimals, as the spec requires. Raises ValueError on
-    anything that is not a non-negative decimal number.
+    anything that is not a non-negative decimal number of at most
+    MAX_TIMESTAMP_CHARS characters.
     """
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        raise ValueError(f"timestamp longer than {MAX_TIMESTAMP_CHARS} characters")
     text = text.strip()
     if not _DECIMAL_RE.match(text):
         raise ValueError(f"invalid timestamp {text!r}")

@@ -336,6 +336,14 @@ def test_other_ipv6_host():
     ({"host": "[::1]x"}, "https", "malformed host header"),
     ({"host": ":443"}, "https", "malformed host header"),
     ({"host": "h", "x-forwarded-port": "eighty"}, "https", "malformed X-Forwarded-Port"),
+    # issue 10: these were 500s (str.isdigit() takes "²", int() refuses > 4300 digits)
+    ({"host": "h:" + "9" * 5000}, "https", "malformed host header"),
+    ({"host": "h:\xb2"}, "https", "malformed host header"),
+    ({"host": "h:99999"}, "https", "malformed host header"),
+    ({"host": "[::1]:" + "9" * 5000}, "https", "malformed host header"),
+    ({"host": "h", "x-forwarded-port": "9" * 5000}, "https", "malformed X-Forwarded-Port"),
+    ({"host": "h", "x-forwarded-port": "\xb2"}, "https", "malformed X-Forwarded-Port"),
+    ({"host": "h", "x-forwarded-host": "x:" + "9" * 5000}, "https", "malformed X-Forwarded-Host"),
     ({"host": "h"}, "ws", "unknown scheme"),
 ])
 def test_bad_host(headers, scheme, reason):

@@ -247,12 +247,14 @@ def test_many_decimals_round_up(three):
     assert r.status_code == 304
 
 
-@pytest.mark.parametrize("name", ["limit", "newer", "older"])
-def test_thousands_of_digits_are_not_500(three, name):
+def test_thousands_of_digits_are_not_500(three):
     # Python refuses int() of > 4300 digits: the value must be capped first
-    expected = {"limit": ["c", "b", "a"], "newer": [], "older": ["c", "b", "a"]}[name]
-    assert ids(three.get(f"/storage/col?{name}={'9' * 5000}")) == expected
-    assert ids(three.get(f"/storage/col?{name}={'0' * 5000}1")) == {"limit": ["c"], "newer": ["c", "b", "a"], "older": []}[name]
+    assert ids(three.get(f"/storage/col?limit={'9' * 5000}")) == ["c", "b", "a"]
+    assert ids(three.get(f"/storage/col?limit={'0' * 5000}1")) == ["c"]
+    # a timestamp longer than 64 characters is refused before it is parsed (issue 10)
+    for name in ("newer", "older"):
+        assert_error(three.get(f"/storage/col?{name}={'9' * 5000}"), 400)
+        assert_error(three.get(f"/storage/col?{name}={'0' * 5000}1"), 400)
 
 
 def test_index_sort_ties_break_on_id_desc(client):

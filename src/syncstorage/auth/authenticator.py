@@ -91,19 +91,32 @@ def _first(value: str) -> str:
     return value.split(",", 1)[0].strip()
 
 
-def _split_host(value: str) -> tuple[str, str]:
+# ASCII digits only, and few of them: str.isdigit() also takes "²" (a
+# latin-1 header byte) and int() refuses more than 4300 digits, and both
+# were 500s (issue 10).
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def _port(text: str, header: str) -> str:
+    """The decimal port `text` without leading zeros, or AuthError."""
+    if _PORT.fullmatch(text) is None or int(text) > 65535:
+        raise AuthError(f"malformed {header}")
+    return str(int(text))
+
+
+def _split_host(value: str, header: str = "host header") -> tuple[str, str]:
     """(lower-case host, port or "") of a Host value (§3.3). IPv6 literals
     lose their brackets, as in the host Firefox signs (nsIURI.asciiHost)."""
     if value.startswith("["):
         host, bracket, rest = value[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
-            raise AuthError("malformed host header")
+            raise AuthError(f"malformed {header}")
         port = rest[1:]
     else:
         host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
-    if not host or (port and not port.isdigit()):
-        raise AuthError("malformed host header")
-    return host.lower(), port
+    if not host:
+        raise AuthError(f"malformed {header}")
+    return host.lower(), _port(port, header) if port else ""
 
 
 class HawkAuthenticator:
@@ -225,20 +238,20 @@ class HawkAuthenticator:
         for the default port, so forwarded port/proto are read only then."""
         if self._forced_host is not None:
             return self._forced_host
-        value = headers.get("x-forwarded-host") or headers.get("host")
+        forwarded_host = headers.get("x-forwarded-host")
+        value = forwarded_host or headers.get("host")
         if not value:
             raise AuthError("missing host header")
-        host, port = _split_host(_first(value))
+        host, port = _split_host(_first(value), "X-Forwarded-Host" if forwarded_host else "host header")
         if not port:
             forwarded_port = headers.get("x-forwarded-port")
             forwarded_proto = headers.get("x-forwarded-proto")
             scheme = (_first(forwarded_proto) if forwarded_proto else scheme).lower()
             if forwarded_port:
-                port = _first(forwarded_port)
-                if not port.isdigit():
-                    raise AuthError("malformed X-Forwarded-Port")
+                port = _port(_first(forwarded_port), "X-Forwarded-Port")
             elif scheme in DEFAULT_PORTS:
                 port = str(DEFAULT_PORTS[scheme])
             else:
-                raise AuthError(f"unknown scheme {scheme!r}")
-        return host, str(int(port))
+                # the value is the client's: at most a few characters of it in the log
+                raise AuthError(f"unknown scheme {scheme[:16]!r}")
+        return host, port

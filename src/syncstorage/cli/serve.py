@@ -48,9 +48,11 @@ def export_to_environment(settings: Settings) -> None:
 def app_from_environment():
     """uvicorn factory for worker processes (see export_to_environment)."""
     from syncstorage.app import create_app
+    from syncstorage.httpserver import configure as configure_http
 
     settings = Settings()
     setup_logging(settings.log_format)
+    configure_http(settings)  # this worker's protocol limits
     return create_app(settings)
 
 
@@ -97,6 +99,8 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     which overrides the config file."""
     import uvicorn
 
+    from syncstorage.httpserver import configure as configure_http
+
     settings = settings_from(
         config_file,
         host=host,
@@ -141,6 +145,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         workers=workers,
         reload=reload,
         factory=isinstance(app, str),
+        **configure_http(settings),  # header, connection and timeout limits
         proxy_headers=False,  # Hawk reads X-Forwarded-* itself (auth-and-tokens §3.3)
         server_header=False,
         access_log=False,  # syncstorage.requestlog writes one line per request

@@ -10,7 +10,9 @@ from syncstorage.tokenserver import errors
 from syncstorage.tokenserver.records import KeyClaims
 
 _CLIENT_STATE_HEADER = re.compile(r"[a-zA-Z0-9._-]{1,32}")
-_DECIMAL = re.compile(r"[0-9]+")
+# At most 18 digits: a BIGINT column holds them, and int() of more than
+# 4300 digits raises (a 500 on the old unbounded pattern, issue 10).
+_DECIMAL = re.compile(r"[0-9]{1,18}")
 _B64URL_UNPADDED = re.compile(r"[A-Za-z0-9_-]*")
 MAX_CLIENT_STATE_BYTES = 16
 

@@ -17,10 +17,16 @@ _IOS_SYNC = re.compile(
     r"\s\(.+\)"  # (<display name>)
 )
 OLDEST_ACCEPTED_IOS = 20
+# The pattern's `.+` groups backtrack polynomially (about n**4): a crafted
+# 7.7 KB agent held the server for a minute (issue 10). Real agents of these
+# clients are under 100 characters; longer ones are not theirs.
+MAX_MATCHED_LENGTH = 256
 
 
 def is_rejected_user_agent(user_agent: str | None) -> bool:
     if not user_agent or not user_agent.startswith("Firefox-iOS-Sync/"):
         return False  # the common case costs one prefix test
+    if len(user_agent) > MAX_MATCHED_LENGTH:
+        return False
     match = _IOS_SYNC.fullmatch(user_agent)
     return match is not None and int(match["major"]) < OLDEST_ACCEPTED_IOS
