@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Seconds a client has to send a request's head, counted from the
     # connection's start or the request's first byte; then it is closed.
     header_timeout: float = Field(default=10, gt=0)
+    # Seconds a client has to send a request's body once its head is in;
+    # then 408 and the connection is closed.
+    body_timeout: float = Field(default=60, gt=0)
     # Seconds an idle kept-alive connection stays open.
     keep_alive_timeout: float = Field(default=5, gt=0)
     # Open connections (and requests in progress) served at once; beyond

@@ -162,3 +162,22 @@ def test_connection_bound_refuses_cleanly(start):
         time.sleep(0.1)
         status = status_of(raw_exchange(server, request_with()))
     assert status == 200
+
+
+def test_a_trickled_body_gets_408_after_body_timeout(start):
+    # on main a client that sent its head and then part of its body held
+    # the request for as long as it liked
+    server = start(body_timeout="1")
+    with connect(server) as sock:
+        started = time.monotonic()
+        sock.sendall(
+            b"POST /1.5/1/storage/history HTTP/1.1\r\nHost: a\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{\"id\": "
+        )
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes (socket timeout 10 s)
+            answer += chunk
+        took = time.monotonic() - started
+    assert status_of(answer) == 408, answer
+    assert 1 <= took < 4, took
+    assert "request body not received within 1 s" in server.log()

@@ -149,7 +149,7 @@ class StorageAPI:
         if self.ctx.reject_old_ios_clients and is_rejected_user_agent(headers.get("user-agent")):
             state["reason"] = "Firefox iOS client older than 20"
             raise HTTPError(503)  # storage-api §15.3
-        body = await self._read_body(receive, headers) if method in _WITH_BODY else b""
+        body = await self._read_body(receive, headers, state) if method in _WITH_BODY else b""
         query_string = scope["query_string"].decode("latin-1")
         call = Call(as_method, target, parse_query(query_string), headers, body)
         authenticate = partial(
@@ -187,12 +187,24 @@ class StorageAPI:
         finally:
             timer.cancel()
 
-    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
-        """The whole body, or 413 body 17 as soon as it is too large (§5.2)."""
+    async def _read_body(self, receive: Receive, headers: dict[str, str], state: dict) -> bytes:
+        """The whole body, or 413 body 17 as soon as it is too large (§5.2),
+        or 408 when it does not arrive within body_timeout: uvicorn bounds
+        the wait for a request's head (syncstorage.httpserver) but not for
+        its body, and a client trickling one would hold the request."""
         limit = self.max_request_bytes
         declared = headers.get("content-length", "")
         if DIGITS_RE.fullmatch(declared) and bounded_int(declared, limit + 1) > limit:
             raise HTTPError(413, SIZE_LIMIT)
+        try:
+            async with asyncio.timeout(self.ctx.body_timeout):
+                return await self._receive_body(receive, limit)
+        except TimeoutError:
+            state["reason"] = f"request body not received within {self.ctx.body_timeout:g} s"
+            raise HTTPError(408, headers={"Connection": "close"}) from None
+
+    @staticmethod
+    async def _receive_body(receive: Receive, limit: int) -> bytes:
         chunks = []
         size = 0
         while True:

@@ -42,6 +42,7 @@ class Context:
         self.reject_old_ios_clients = settings.reject_old_ios_clients
         self.conflict_retry_seconds = settings.conflict_retry_seconds
         self.database_timeout = settings.database_timeout
+        self.body_timeout = settings.body_timeout
         # Headers added to every storage API answer (storage-api §7)
         self.extra_headers: list[tuple[bytes, bytes]] = []
         if settings.backoff_seconds:
