@@ -25,6 +25,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("syncstorage.request")
+MAX_REASON_CHARS = 200
 
 
 class RequestLogMiddleware:
@@ -61,7 +62,9 @@ class RequestLogMiddleware:
             if state.get("uid") is not None:
                 fields["uid_hash"] = self.hash_uid(state["uid"])
             if state.get("reason"):
-                fields["reason"] = state["reason"]
+                # a few reasons quote what the client sent (a duplicated Hawk
+                # attribute's name, an unknown version): bounded, not echoed
+                fields["reason"] = state["reason"][:MAX_REASON_CHARS]
             log.info("%s %s %d", fields["method"], fields["route"], status, extra={"fields": fields})
 
     def hash_uid(self, uid: int) -> str:

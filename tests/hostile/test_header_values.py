@@ -150,3 +150,17 @@ def test_tokenserver_huge_numbers_are_not_500(start, fxa):
     assert answered.status_code == 200  # an unusable duration means the default (§6.1)
     assert answered.json()["duration"] == 3600
     assert_no_traceback(server)
+
+
+def test_a_refusal_that_quotes_the_client_is_logged_bounded(big):
+    # "duplicated Hawk attribute <name>" quotes the client's attribute name
+    name = "x" * 5000
+    answer = httpx.get(
+        f"{big.base_url}/1.5/1/info/collections",
+        headers={"Authorization": f'Hawk {name}="1", {name}="2"'},
+        timeout=10,
+    )
+    assert answer.status_code == 401
+    quoted = [line for line in big.log().splitlines() if "duplicated Hawk attribute" in line]
+    assert quoted, big.log()[-2000:]
+    assert all(len(line) < 1000 for line in quoted), max(map(len, quoted))
