@@ -44,3 +44,12 @@ def test_the_pattern_finds_a_branch(tmp_path):
         "    pass\n"
     )
     assert len([line for line in module.read_text().splitlines() if BRANCH.search(line)]) == 3
+
+
+def test_db_imports_nothing_above_it():
+    """storage → db and tokenserver → db, never back up (issue 11)."""
+    upward = re.compile(r"^\s*(?:from|import)\s+(?:\.\.|syncstorage(?!\.db\b))", re.MULTILINE)
+    modules = list((PACKAGE / "db").glob("*.py"))
+    assert len(modules) > 5
+    assert [p.name for p in modules if upward.search(p.read_text())] == []
+    assert upward.search("from syncstorage.storage import Sort\n")  # the pattern can fail
