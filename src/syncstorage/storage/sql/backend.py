@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ... import metrics, timestamps
+from ... import db, metrics, timestamps
 from .. import (
     BSO,
     BSOUpdate,
@@ -32,7 +32,6 @@ from .. import (
     Sort,
     StorageError,
 )
-from syncstorage import db
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .statements import ListingShape, Statements
 from .schema import (
