@@ -10,8 +10,9 @@ Several workers or servers on one database: only one purges at a time. Each
 run first takes a lock that the database itself holds for a session, so a
 crashed worker can never leave it taken: PostgreSQL's advisory lock, MySQL's
 GET_LOCK, and for SQLite (one machine) an flock on a file next to the
-database. A worker that finds it taken skips that round. The lock is held
-on a connection outside any transaction, so nothing else is locked by it.
+database (`Dialect.try_lock`). A worker that finds it taken skips that
+round. The lock is held on a connection outside any transaction, so nothing
+else is locked by it.
 (Purging from every worker would also be correct, since bounded deletes of
 expired rows are idempotent, but N workers would scan the same rows N times.)
 """
@@ -19,22 +20,19 @@ expired rows are idempotent, but N workers would scan the same rows N times.)
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
-import zlib
 from functools import partial
 
 import anyio.to_thread
-import sqlalchemy as sa
 
+from syncstorage.db import HeldLock
 from syncstorage.logs import one_line
 from syncstorage.storage import ConflictError, UnavailableError
 from syncstorage.storage.sql import SQLStorage
 
 log = logging.getLogger("syncstorage.purge")
 
-LOCK_NAME = "syncstorage_purge"
+LOCK_NAME = "purge"  # `Dialect.try_lock`: syncstorage_purge, <database>.purge-lock
 
 
 class PurgeLock:
@@ -43,50 +41,17 @@ class PurgeLock:
 
     def __init__(self, storage: SQLStorage):
         self.storage = storage
-        self._held: object = None  # the connection or file that holds it
-        self._pg_key = zlib.crc32(LOCK_NAME.encode())  # advisory locks are per database
-        self._mysql_name = f"{LOCK_NAME}.{storage.url.database}"[:64]  # GET_LOCK names are per server
+        self._held: HeldLock | None = None
 
     def acquire(self) -> bool:
-        url, backend = self.storage.url, self.storage.engine.dialect.name
-        if backend == "sqlite":
-            handle = os.open(f"{url.database}.purge-lock", os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(handle)
-                return False
-            self._held = handle
-            return True
-        # AUTOCOMMIT: the lock belongs to the session, no transaction stays open
-        conn = self.storage.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            if backend == "postgresql":
-                got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._pg_key}).scalar()
-            else:
-                got = conn.execute(sa.text("SELECT GET_LOCK(:name, 0)"), {"name": self._mysql_name}).scalar()
-        except BaseException:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self._held = conn
-        return True
+        self._held = self.storage.dialect.try_lock(self.storage.engine, LOCK_NAME)
+        return self._held is not None
 
     def release(self) -> None:
         """Give the lock back if held (a no-op otherwise)."""
         held, self._held = self._held, None
-        if isinstance(held, int):
-            os.close(held)  # closing the file releases the flock
-        elif held is not None:
-            try:
-                if self.storage.engine.dialect.name == "postgresql":
-                    held.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._pg_key})
-                else:
-                    held.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self._mysql_name})
-            finally:
-                held.close()
+        if held is not None:
+            held.release()
 
 
 class BackgroundPurge:

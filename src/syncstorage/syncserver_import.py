@@ -46,7 +46,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from syncstorage.storage.sql import SQLStorage, dialects, migrate
+from syncstorage import db
+from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID, MAX_TTL, STANDARD_COLLECTIONS
 from syncstorage.tokenserver.db import ensure_node, ensure_service
 from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, users
@@ -181,7 +182,7 @@ def open_source(url: str, own_databases: dict[str, str]) -> Source:
     databases, which are refused as the source."""
     try:
         parsed = make_url(url)
-        _dialect, normalized = dialects.for_url(parsed, lock_timeout=10.0)
+        _dialect, normalized = db.for_url(parsed, lock_timeout=10.0)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise SourceProblem(f"not a database URL: {exc}") from None
     for setting, own in own_databases.items():
@@ -366,7 +367,7 @@ class Writer:
     """Buffered INSERT-or-keep into one target database: at most
     `chunk_size` rows per transaction, rows whose key exists are left alone."""
 
-    def __init__(self, transaction: Callable, dialect: dialects.Dialect, chunk_size: int):
+    def __init__(self, transaction: Callable, dialect: db.Dialect, chunk_size: int):
         self.transaction = transaction
         self.dialect = dialect
         self.chunk_size = chunk_size
@@ -478,7 +479,7 @@ def _copy_storage(source: Source, storage: SQLStorage, mapping: dict[int, int], 
 def _copy_users(source: Source, token_engine: sa.Engine, node_url: str, node_capacity: int, summary: ImportSummary, chunk_size: int) -> None:
     """Copy user records with their uids; every one now points at this
     server's own node, whose load becomes the number of current users."""
-    token_dialect, _ = dialects.for_url(token_engine.url, lock_timeout=10.0)
+    token_dialect, _ = db.for_url(token_engine.url, lock_timeout=10.0)
     service_id = ensure_service(token_engine).id
     ensure_node(token_engine, service_id, node_url, node_capacity)
     summary.node_registered = True
@@ -524,19 +525,6 @@ def _reserve_uids(token_engine: sa.Engine, max_uid: int) -> None:
     new user never sees imported data. PostgreSQL's sequence ignores explicit
     ids; SQLite's AUTOINCREMENT and MySQL's AUTO_INCREMENT follow them, but
     not uids that have data without a user record."""
-    name = token_engine.dialect.name
+    dialect, _ = db.for_url(token_engine.url, lock_timeout=10.0)
     with token_engine.begin() as conn:
-        if name == "postgresql":
-            conn.execute(
-                sa.text("SELECT setval(pg_get_serial_sequence('users', 'uid'), GREATEST(:n, (SELECT COALESCE(MAX(uid), 0) FROM users), 1))"),
-                {"n": max_uid},
-            )
-        elif name in ("mysql", "mariadb"):
-            # never lowers it: InnoDB keeps AUTO_INCREMENT above MAX(uid)
-            conn.execute(sa.text(f"ALTER TABLE users AUTO_INCREMENT = {int(max_uid) + 1}"))
-        else:
-            raised = conn.execute(
-                sa.text("UPDATE sqlite_sequence SET seq = MAX(seq, :n) WHERE name = 'users'"), {"n": max_uid}
-            ).rowcount
-            if not raised:
-                conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('users', :n)"), {"n": max_uid})
+        dialect.reserve_ids(conn, "users", "uid", max_uid)

@@ -1,4 +1,4 @@
-"""Group commit of SQLite writers (storage/sql/sqlite_writes.py, issue 6):
+"""Group commit of SQLite writers (db/sqlite_writes.py, issue 6):
 writers queued in one process share one COMMIT, and each still returns
 only once its own work is on disk. Real SQLite files, real threads."""
 
@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from backend.support import read, write
 from databases import fresh_database_url
 from syncstorage.storage import BSOUpdate, ConflictError, StorageError, UnavailableError
-from syncstorage.storage.sql import SQLStorage, dialects, migrate
+from syncstorage import db
+from syncstorage.storage.sql import SQLStorage, migrate
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ class Commits:
         sa.event.listen(self._engine, "commit", self._on_commit)
 
     def _on_commit(self, conn):
-        if conn.get_execution_options().get(dialects.WRITE_OPTION):
+        if conn.get_execution_options().get(db.WRITE_OPTION):
             self.count += 1
 
     def stop(self) -> None:
@@ -58,7 +59,7 @@ def wait_for_queue(storage: SQLStorage, writers: int) -> None:
     """Wait until `writers` writers wait for the turn (the group's own
     count, read only to order the threads of a test)."""
     deadline = time.monotonic() + 10
-    while storage.dialect._writes._waiting < writers:
+    while storage.writers._writes._waiting < writers:
         assert time.monotonic() < deadline, "writers did not queue"
         time.sleep(0.005)
 
@@ -169,8 +170,8 @@ def test_conflict_rule_between_members_of_one_group(storage, commits, monkeypatc
     # a frozen clock never reaches the next tick: do not wait for it, and
     # let the collection's second writer into the group (CollectionQueue
     # would hold it until the first one's tick, and so its commit)
-    monkeypatch.setattr("syncstorage.storage.sql.dialects.MAX_TICK_WAIT_MS", 0)
-    monkeypatch.setattr(storage.dialect, "collection_writers", lambda *key: contextlib.nullcontext())
+    monkeypatch.setattr("syncstorage.storage.sql.backend.MAX_TICK_WAIT_MS", 0)
+    monkeypatch.setattr(storage.writers, "collection_writers", lambda *key: contextlib.nullcontext())
     before = commits.count
     results = run_group(
         storage, items(1, "a"), [(1, "bookmarks", items(1, "b")), (2, "bookmarks", items(2, "c"))]
@@ -225,7 +226,7 @@ def test_a_failed_commit_fails_every_member(storage_url, tmp_path):
     armed = threading.Event()
 
     def on_commit(conn):
-        if armed.is_set() and conn.get_execution_options().get(dialects.WRITE_OPTION):
+        if armed.is_set() and conn.get_execution_options().get(db.WRITE_OPTION):
             armed.clear()
             resource.setrlimit(resource.RLIMIT_FSIZE, (0, limit[1]))
 
@@ -346,10 +347,10 @@ def test_a_collections_next_writer_waits_for_its_tick_without_the_write_turn(sto
 
     def sleep(seconds):
         waits.append(seconds)
-        turn_held_while_waiting.append(storage.dialect._writes._turn_taken)
+        turn_held_while_waiting.append(storage.writers._writes._turn_taken)
         real_sleep(seconds)
 
-    monkeypatch.setattr("syncstorage.storage.sql.sqlite_writes.time.sleep", sleep)
+    monkeypatch.setattr("syncstorage.db.sqlite_writes.time.sleep", sleep)
     stamps = []
     for n in range(20):  # on a loaded machine a write may not meet the previous one's tick
         with storage.session(1, "bookmarks", write=True) as session:

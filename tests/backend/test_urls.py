@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from syncstorage.storage.sql import dialects
+from syncstorage import db
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ from syncstorage.storage.sql import dialects
     ],
 )
 def test_driver_choice(given, driver):
-    _, url = dialects.for_url(given, lock_timeout=1)
+    _, url = db.for_url(given, lock_timeout=1)
     assert url.drivername == driver
 
 
@@ -36,18 +36,18 @@ def test_plain_mysql_urls_get_mysqlclient_when_installed(given, installed, drive
         return find_spec(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", fake_find_spec)
-    _, url = dialects.for_url(given, lock_timeout=1)
+    _, url = db.for_url(given, lock_timeout=1)
     assert url.drivername == driver
 
 
 def test_mysql_gets_utf8mb4():
-    _, url = dialects.for_url("mysql://u@h/db", lock_timeout=1)
+    _, url = db.for_url("mysql://u@h/db", lock_timeout=1)
     assert url.query["charset"] == "utf8mb4"
 
 
 def test_unknown_database_is_refused():
     with pytest.raises(ValueError, match="unsupported database"):
-        dialects.for_url("oracle://u@h/db", lock_timeout=1)
+        db.for_url("oracle://u@h/db", lock_timeout=1)
 
 
 def test_in_memory_sqlite_is_refused():

@@ -1,5 +1,5 @@
 """The watchdog that ends a wait on a database socket at its deadline
-(storage/sql/watchdog.py), on a plain socket pair: the other end plays a
+(db/watchdog.py), on a plain socket pair: the other end plays a
 server that stops answering but keeps the connection open."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import time
 
-from syncstorage.storage.sql import watchdog
+from syncstorage.db import watchdog
 
 
 def test_a_wait_past_its_deadline_sees_the_connection_end():

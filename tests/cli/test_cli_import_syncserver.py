@@ -13,12 +13,13 @@ from ops_support import invoke
 from sqlalchemy.engine import make_url
 
 from syncstorage.config import masked_url
-from syncstorage.storage.sql import dialects, migrate
+from syncstorage import db
+from syncstorage.storage.sql import migrate
 
 
 def tables(database_url: str) -> dict[str, int]:
     """Every table of a database with its row count."""
-    engine = sa.create_engine(dialects.for_url(database_url, lock_timeout=10)[1])
+    engine = sa.create_engine(db.for_url(database_url, lock_timeout=10)[1])
     try:
         with engine.connect() as conn:
             names = sa.inspect(conn).get_table_names()

@@ -16,7 +16,8 @@ from http_support import PUBLIC_URL
 from old_syncserver import EMAIL, NEVER, T0, build_old_database
 from ops_support import invoke
 
-from syncstorage.storage.sql import SQLStorage, dialects
+from syncstorage import db
+from syncstorage.storage.sql import SQLStorage
 from syncstorage.timestamps import format_ms
 from syncstorage.tokenserver.schema import nodes, users
 
@@ -57,7 +58,7 @@ def stored_ttls(database_url: str, uid: int) -> dict[str, int]:
 
 
 def engine_for(database_url: str) -> sa.Engine:
-    return sa.create_engine(dialects.for_url(database_url, lock_timeout=10)[1])
+    return sa.create_engine(db.for_url(database_url, lock_timeout=10)[1])
 
 
 def user_rows(database_url: str) -> tuple:

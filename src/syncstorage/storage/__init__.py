@@ -27,6 +27,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+# the database's failures are part of this interface (defined below it, in db/)
+from syncstorage.db.errors import ConflictError as ConflictError
+from syncstorage.db.errors import StorageError as StorageError
+from syncstorage.db.errors import UnavailableError as UnavailableError
+
 # --- values ------------------------------------------------------------------
 
 
@@ -83,21 +88,6 @@ class Page:
 
 
 # --- errors ------------------------------------------------------------------
-
-
-class StorageError(Exception):
-    """Base class of every error a backend raises on purpose."""
-
-
-class ConflictError(StorageError):
-    """The write would not strictly advance the collection timestamp, or a
-    lock could not be had (busy, lock-wait timeout, deadlock). The HTTP layer
-    retries once (storage-api §4.3) and then answers 503 + Retry-After: 10."""
-
-
-class UnavailableError(StorageError):
-    """The database cannot be reached. HTTP answers 503 with Retry-After."""
-
 
 class InvalidOffsetError(StorageError):
     """An offset token that does not fit the query (HTTP 400)."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from syncstorage.storage import StorageError, UnavailableError
-from syncstorage.storage.sql import dialects
+from syncstorage import db
+from syncstorage.db import StorageError
 from syncstorage.tokenserver.schema import SYNC_PATTERN, SYNC_SERVICE, nodes, services
 
 # for the command-line tools; the server passes its settings' lock_timeout
@@ -35,25 +35,22 @@ def make_engine(
     the database as for storage; None (the command-line tools) bounds only
     connecting and the pool (`Dialect.database_timeout`).
     """
-    dialect, engine_url = dialects.for_url(
-        url, lock_timeout=lock_timeout, database_timeout=database_timeout
+    _dialect, engine = db.create_engine(
+        url,
+        lock_timeout=lock_timeout,
+        database_timeout=database_timeout,
+        pool_size=POOL_SIZE,
+        writes_only=True,
     )
-    options = dialect.engine_options(engine_url, pool_size=POOL_SIZE)
-    engine = sa.create_engine(engine_url, **options)
-    dialect.install(engine)
-    return engine.execution_options(**{dialects.WRITE_OPTION: True})
+    return engine
 
 
 def expected_error(engine: sa.Engine, exc: sa.exc.SQLAlchemyError) -> StorageError | None:
     """The database's own failures (away, locked, full: storage-model §5.4)
     as the storage's ConflictError / UnavailableError; None for the rest,
     which are bugs."""
-    if isinstance(exc, sa.exc.TimeoutError):  # no free pooled connection
-        return UnavailableError(str(exc))
-    if isinstance(exc, sa.exc.DBAPIError):
-        dialect, _ = dialects.for_url(engine.url, lock_timeout=LOCK_TIMEOUT_SECONDS)
-        return dialect.classify(exc)
-    return None
+    dialect, _ = db.for_url(engine.url, lock_timeout=LOCK_TIMEOUT_SECONDS)
+    return dialect.expected_error(exc)
 
 
 @dataclass(frozen=True, slots=True)

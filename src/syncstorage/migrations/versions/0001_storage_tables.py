@@ -15,7 +15,7 @@ The sharded layout (storage-model §3.6) is chosen by the `shard` and
 import sqlalchemy as sa
 from alembic import context, op
 
-from syncstorage.storage.sql.dialects import id_string, payload_text
+from syncstorage.db.types import id_string, payload_text
 from syncstorage.storage.sql.schema import MAX_TTL, STANDARD_COLLECTIONS
 
 revision = "0001_storage"

@@ -3,11 +3,11 @@
 A `SQLSession` is one database transaction on one pooled connection (a
 SQLite write session is a savepoint in a transaction it shares with the
 writers queued with it, committed before the session returns:
-`sqlite_writes.py`). Its start takes the collection lock of storage-model
+`db/sqlite_writes.py`). Its start takes the collection lock of storage-model
 §5 and only then fixes `now`, so waiting for the lock never makes a
 request's timestamp stale.
 Operations follow storage-model §6-§7; the SQL that differs between
-databases comes from `dialects.py`.
+databases comes from the dialect (`syncstorage.db`) and `statements.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ... import metrics, timestamps
+from ... import db, metrics, timestamps
 from .. import (
     BSO,
     BSOUpdate,
@@ -31,13 +31,12 @@ from .. import (
     Page,
     Sort,
     StorageError,
-    UnavailableError,
 )
-from . import dialects
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .statements import ListingShape, Statements
 from .schema import (
     BATCH_LIFETIME_MS,
+    BSO_KEY,
     DEFAULT_SHARDSIZE,
     MAX_TTL,
     TOMBSTONE_COLLECTION,
@@ -48,6 +47,10 @@ ITEM_KEY = ("batch", "userid", "id")
 USER_COLLECTION_KEY = ["userid", "collection"]
 BATCH_ID_ATTEMPTS = 5  # storage-model §7.1
 _OFFSET_PART = re.compile(r"[0-9]{1,18}")  # fits a BIGINT, no sign
+# The longest a write waits for its timestamp to pass the collection's last
+# write (storage-model §5.3; _after_tick): its own tick, and one more for a
+# clock that runs a little behind another process's
+MAX_TICK_WAIT_MS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +78,15 @@ class SQLStorage:
         """`database_timeout`: seconds any one wait for the database may
         last, the wait for a pooled connection included (the server's
         setting); None for work that may take long (`Dialect.database_timeout`)."""
-        self.dialect, self.url = dialects.for_url(
-            url, lock_timeout=lock_timeout, database_timeout=database_timeout
+        self.dialect, self.engine = db.create_engine(
+            url, lock_timeout=lock_timeout, database_timeout=database_timeout, pool_size=pool_size
         )
+        self.url = self.engine.url
+        self.writers = self.dialect.writers(self.engine, max_tick_wait=MAX_TICK_WAIT_MS / 1000)
         self.tables = StorageTables(shard=shard, shardsize=shardsize)
-        options = self.dialect.engine_options(self.url, pool_size=pool_size)
-        self.engine = sa.create_engine(self.url, **options)
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait
         metrics.track_pool(self.engine, "storage")
-        self.dialect.install(self.engine)
         self.statements = Statements(self.tables, self.dialect)
         self.collection_ids = CollectionIdCache(collection_cache_size)
 
@@ -95,7 +97,7 @@ class SQLStorage:
     ) -> Iterator[SQLSession]:
         queue = contextlib.nullcontext()
         if write and collection is not None:
-            queue = self.dialect.collection_writers(userid, collection)
+            queue = self.writers.collection_writers(userid, collection)
         with queue as writers:
             with self.transaction(write=write) as conn:
                 session = SQLSession(self, conn, userid, collection, write)
@@ -164,19 +166,18 @@ class SQLStorage:
     # --- plumbing ---
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        """One transaction as the dialect runs it (`Dialect.transaction`),
+        """One transaction as the dialect runs it (`Dialect.writers`),
         with database errors turned into the interface's ConflictError /
         UnavailableError."""
         try:
-            with self.dialect.transaction(self.engine, write=write) as conn:
+            with self.writers.transaction(write=write) as conn:
                 yield conn
-        except sa.exc.DBAPIError as exc:
-            translated = self.dialect.classify(exc)
+        # DBAPIError: the driver's; TimeoutError: no free connection in the pool
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+            translated = self.dialect.expected_error(exc)
             if translated is None:
                 raise
             raise translated from exc
-        except sa.exc.TimeoutError as exc:  # no free connection in the pool
-            raise UnavailableError(str(exc)) from exc
 
 
 class SQLSession:
@@ -370,7 +371,7 @@ class SQLSession:
                 names.append("modified")
             return names
 
-        self._upsert_by_shape(self.bso, dialects.BSO_KEY, items, self._bso_row, changed)
+        self._upsert_by_shape(self.bso, BSO_KEY, items, self._bso_row, changed)
         self._touch()
         return self.now
 
@@ -566,7 +567,7 @@ class SQLSession:
         now_s = sa.cast(sa.literal(self.now_s), sa.BigInteger)  # 64-bit sum on PostgreSQL
         # storage-model §7.3: one upsert merges every field with the stored
         # row (COALESCE); expired-but-unpurged rows count as stored
-        merge = self.dialect.merge_staged(
+        merge = self.statements.lookups.merge_staged(
             self.bso,
             items,
             sa.and_(items.c.batch == batch, items.c.userid == self.userid),
@@ -614,11 +615,11 @@ def _after_tick(last_modified: int, now: int) -> int:
     collection stamped further ahead (another server's clock) is left to
     the conflict rule. (On SQLite the lock is the process's write turn:
     there this process's writers wait for the tick before they queue for
-    it, in sqlite_writes.CollectionQueue.)
+    it, in db/sqlite_writes.CollectionQueue.)
     """
-    if 0 <= last_modified - now < dialects.MAX_TICK_WAIT_MS:
+    if 0 <= last_modified - now < MAX_TICK_WAIT_MS:
         wait = last_modified / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
-        time.sleep(min(max(wait, 0), dialects.MAX_TICK_WAIT_MS / 1000))
+        time.sleep(min(max(wait, 0), MAX_TICK_WAIT_MS / 1000))
         now = timestamps.now_ms()
     return now
 

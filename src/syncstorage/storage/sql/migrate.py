@@ -22,7 +22,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from . import dialects
+from syncstorage import db
+
 from .schema import DEFAULT_SHARDSIZE
 
 
@@ -30,14 +31,9 @@ def migration_engine(url: str) -> sa.Engine:
     """An engine with the server's own connection settings (driver choice,
     SQLite WAL and explicit BEGIN) and no pool, for one migration run.
     No database_timeout: a migration may rewrite a large table for minutes."""
-    dialect, normalized = dialects.for_url(url, lock_timeout=60.0)
-    options = dialect.engine_options(normalized, pool_size=1)
-    for pool_option in ("pool_size", "max_overflow", "pool_timeout"):
-        options.pop(pool_option, None)
-    engine = sa.create_engine(normalized, poolclass=sa.pool.NullPool, **options)
-    dialect.install(engine)
     # migrations write: on SQLite take the write lock up front
-    return engine.execution_options(**{dialects.WRITE_OPTION: True})
+    _dialect, engine = db.create_engine(url, lock_timeout=60.0, pool_size=None, writes_only=True)
+    return engine
 
 
 def _config(url: str | None = None, **attributes) -> Config:

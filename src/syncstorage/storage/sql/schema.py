@@ -9,14 +9,14 @@ that a migrated database matches it exactly.
 every query asks `bso_for(userid)` / `items_for(batch)` for its table.
 
 Column types that differ per database (binary-collated ids, MEDIUMTEXT
-payloads) come from `dialects.py`, where every per-database quirk lives.
+payloads) come from `db/types.py`.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .dialects import id_string, payload_text
+from syncstorage.db.types import id_string, payload_text
 
 # storage-model §2 / §3.7
 STANDARD_COLLECTIONS: dict[str, int] = {
@@ -37,6 +37,7 @@ STANDARD_COLLECTIONS: dict[str, int] = {
 FIRST_CUSTOM_COLLECTION_ID = 100
 TOMBSTONE_COLLECTION = 0  # storage-model §3.2 Decision
 MAX_TTL = 2_100_000_000  # seconds since epoch: "never expires"
+BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 BATCH_LIFETIME_MS = 7200 * 1000
 DEFAULT_SHARDSIZE = 100
 

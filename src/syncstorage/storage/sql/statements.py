@@ -1,4 +1,6 @@
-"""The hot SQL statements, built once with bind parameters.
+"""Every statement storage builds from its tables, in one place: the hot
+ones, built once with bind parameters, and the BSO lookups by primary key
+whose form depends on the database's planner (`KeyLookups`).
 
 Building a SQLAlchemy `select()` per call cost as much as running it: a
 read transaction took 622 µs of CPU with statements built per call and
@@ -14,13 +16,15 @@ SQLAlchemy reserves for the VALUES / SET clauses of inserts and updates.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
+from syncstorage.db import Dialect
 from .. import Sort
-from .dialects import Dialect
-from .schema import TOMBSTONE_COLLECTION, StorageTables
+from .schema import BSO_KEY, TOMBSTONE_COLLECTION, StorageTables
 
 bind = sa.bindparam
 
@@ -41,7 +45,7 @@ class ListingShape(NamedTuple):
 class BSOStatements:
     """Single-item statements on one bso table."""
 
-    def __init__(self, bso: sa.Table, dialect: Dialect):
+    def __init__(self, bso: sa.Table, lookups: KeyLookups):
         live_item = sa.and_(
             bso.c.userid == bind("uid"),
             bso.c.collection == bind("cid"),
@@ -54,7 +58,7 @@ class BSOStatements:
         )
         self.delete_item = sa.delete(bso).where(live_item)
         # executed with {uid, cid, ids}
-        self.delete_items = dialect.delete_by_ids(bso)
+        self.delete_items = lookups.delete_by_ids(bso)
 
 
 class Statements:
@@ -62,6 +66,7 @@ class Statements:
 
     def __init__(self, tables: StorageTables, dialect: Dialect):
         self.dialect = dialect
+        self.lookups = KeyLookups(dialect) if dialect.stable_key_plans else PinnedKeyLookups(dialect)
         uc = tables.user_collections
         this_collection = sa.and_(uc.c.userid == bind("uid"), uc.c.collection == bind("cid"))
         last_modified = sa.select(uc.c.last_modified).where(this_collection)
@@ -84,7 +89,7 @@ class Statements:
         # a racing first build in two threads builds it twice: harmless
         statements = self._bso.get(table)
         if statements is None:
-            statements = self._bso[table] = BSOStatements(table, self.dialect)
+            statements = self._bso[table] = BSOStatements(table, self.lookups)
         return statements
 
     def upsert(self, table: sa.Table, keys: tuple[str, ...], changed: tuple[str, ...]) -> sa.Insert:
@@ -113,7 +118,7 @@ class Statements:
         if shape.ids:
             # ids= names at most a hundred items: fetch them by primary key
             # (how depends on the database), then sort
-            source, rows, condition = self.dialect.rows_by_ids(table)
+            source, rows, condition = self.lookups.rows_by_ids(table)
         columns = [rows.c.id, rows.c.modified, rows.c.sortindex]
         if shape.full:
             columns.insert(2, rows.c.payload)  # BSO's field order: the rows serve as BSOs (Page)
@@ -155,3 +160,170 @@ class Statements:
         if shape.skip:
             select = select.offset(bind("skip", type_=sa.BigInteger))
         return select
+
+
+# --- bso rows by primary key --------------------------------------------------------
+
+
+class KeyLookups:
+    """`rows_by_ids`, `delete_by_ids` and `merge_staged` in their plain forms
+    (`id IN (...)`, a LEFT JOIN to the stored rows), for databases whose
+    planner reaches bso by its primary key on its own
+    (`Dialect.stable_key_plans`: SQLite, InnoDB; MariaDB has no LATERAL
+    either); docs/performance.md."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+
+    def rows_by_ids(
+        self, table: sa.Table
+    ) -> tuple[sa.FromClause, sa.FromClause, sa.ColumnElement | None]:
+        """The rows of `table` in collection `cid` of user `uid` whose id is
+        in the bind parameter `ids` (a list, storage-api §4.2 ids=), as
+        (FROM clause, rows, condition): select `rows.c.*` from the FROM
+        clause where the condition (if any) holds."""
+        return table, table, table.c.id.in_(sa.bindparam("ids", expanding=True))
+
+    def delete_by_ids(self, table: sa.Table) -> sa.Delete:
+        """DELETE the rows `rows_by_ids` names (same bind parameters)."""
+        return sa.delete(table).where(
+            table.c.userid == sa.bindparam("uid"),
+            table.c.collection == sa.bindparam("cid"),
+            table.c.id.in_(sa.bindparam("ids", expanding=True)),
+        )
+
+    def merge_staged(
+        self,
+        bso: sa.Table,
+        items: sa.Table,
+        this_batch: sa.ColumnElement,
+        fixed: Mapping[str, Any],
+        staged: Mapping[str, Any],
+        defaults: Mapping[str, Any],
+    ) -> sa.Insert:
+        """The batch commit's merge (storage-model §7.3): upsert the rows of
+        `items` matching `this_batch` into `bso` on its primary key.
+
+        `fixed` maps the columns with one value for new and stored rows
+        (userid, collection, id, modified) to it; `staged` maps the merged
+        columns to the staged value, NULL where it was not supplied;
+        `defaults` gives a new row's value where nothing was supplied. A
+        stored row (expired-but-unpurged ones too) keeps what was not
+        supplied.
+
+        Here every column is computed in the SELECT, against the stored row
+        joined by primary key; the upsert then copies them."""
+        existing = bso.alias("existing")
+        source = (
+            sa.select(
+                *fixed.values(),
+                *(_or_default([staged[c], existing.c[c]], defaults[c]) for c in staged),
+            )
+            .select_from(
+                items.outerjoin(existing, sa.and_(*(existing.c[k] == fixed[k] for k in BSO_KEY)))
+            )
+            .where(this_batch)
+        )
+        columns = [*fixed, *staged]
+        return self.dialect.upsert(
+            self.dialect.insert(bso).from_select(columns, source),
+            list(BSO_KEY),
+            lambda incoming: {c: incoming[c] for c in columns if c not in BSO_KEY},
+        )
+
+
+class PinnedKeyLookups(KeyLookups):
+    """The same statements in PostgreSQL forms whose plan does not depend on
+    statistics.
+
+    PostgreSQL plans a join or an `id IN (...)` on bso by estimated row
+    counts. On a table whose statistics are missing or stale (a new
+    database, a collection that just grew by 100,000 records before
+    auto-analyze) it expects about one row per (userid, collection) and
+    walks a listing index over the whole collection, filtering by id: ids=
+    of 100 took 496 ms at 100,000 records, and a 10,000-record batch commit
+    tens of seconds, growing with the collection (docs/performance.md,
+    "Scale behaviour"). These forms leave the planner no such choice."""
+
+    def rows_by_ids(self, table):
+        """Per id, a LATERAL subquery takes the last row at or before
+        (userid, collection, id) in primary-key order (`ORDER BY ... DESC
+        LIMIT 1`), and the condition keeps it if it is that item. Only the
+        primary key returns rows in that order; any other index would have
+        to sort every row it reads, and the planner estimates those rows
+        from `userid <= uid` (a third of the table without statistics;
+        nearly all of it for a new user, whose id is the highest), not as
+        "about one row", so a sort never looks cheap. With `userid = ... AND
+        collection = ... AND id = ...` every index ties at one row on a
+        table without statistics, and PostgreSQL took a listing index
+        (docs/performance.md, "Scale behaviour"). LIMIT also keeps the
+        subquery from being flattened into a join that could walk the whole
+        collection once. What remains: statistics that put no row at or
+        below this user (an old user with no records when they were taken)
+        bring back the tie."""
+        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
+        # DISTINCT: ids=a,a names one item, as `id IN (...)` does
+        wanted = sa.select(sa.func.unnest(ids).label("id")).distinct().subquery("wanted")
+        key = [table.c.userid, table.c.collection, table.c.id]
+        uid, cid = sa.bindparam("uid", type_=sa.BigInteger), sa.bindparam("cid", type_=sa.Integer)
+        row = (
+            sa.select(table, sa.literal_column("ctid"))  # ctid: see delete_by_ids
+            .where(sa.tuple_(*key) <= sa.tuple_(uid, cid, wanted.c.id))
+            .order_by(*(column.desc() for column in key))
+            .limit(sa.literal_column("1"))  # a literal: a generic plan knows it too
+            .lateral(f"{table.name}_row")
+        )
+        condition = sa.and_(
+            row.c.userid == uid, row.c.collection == cid, row.c.id == wanted.c.id
+        )
+        return wanted.join(row, sa.true()), row, condition
+
+    def delete_by_ids(self, table):
+        """The rows are found as in `rows_by_ids`, once (an InitPlan), and
+        deleted by their ctids, which only a TID scan serves; `id IN (...)`
+        walked the collection like the listing did."""
+        source, rows, condition = self.rows_by_ids(table)
+        found = sa.select(rows.c.ctid).select_from(source).where(condition)
+        ctids = sa.func.array(found.scalar_subquery())
+        return sa.delete(table).where(sa.literal_column("ctid") == sa.any_(ctids))
+
+    def merge_staged(self, bso, items, this_batch, fixed, staged, defaults):
+        """Insert the staged rows alone and merge in ON CONFLICT DO UPDATE,
+        where the stored row is the conflicting one, found through the
+        primary key by the upsert itself, not by a planned join. The update
+        looks up what was supplied in the staged row by its primary key
+        (batch, userid, id), the only index of `items`. A column whose
+        default is NULL says itself whether it was supplied."""
+        columns = [*fixed, *staged]
+        source = sa.select(
+            *fixed.values(), *(_or_default([staged[c]], defaults[c]) for c in staged)
+        ).where(this_batch)
+
+        # SQLAlchemy would add `excluded` to the subquery's FROM list: name
+        # the row ON CONFLICT proposed as PostgreSQL does
+        excluded_id = sa.literal_column("excluded.id", bso.c.id.type)
+
+        def merged(incoming):
+            changes = {c: incoming[c] for c in fixed if c not in BSO_KEY}
+            for c in staged:
+                if defaults[c] is None:
+                    supplied = incoming[c]
+                else:
+                    supplied = (
+                        sa.select(staged[c])
+                        .where(this_batch, items.c.id == excluded_id)
+                        .scalar_subquery()
+                    )
+                changes[c] = sa.func.coalesce(supplied, bso.c[c])
+            return changes
+
+        return self.dialect.upsert(
+            self.dialect.insert(bso).from_select(columns, source), list(BSO_KEY), merged
+        )
+
+
+def _or_default(values: list[sa.ColumnElement], default: Any) -> sa.ColumnElement:
+    """The first non-NULL of `values`, then `default` (if not None)."""
+    if default is not None:
+        values = [*values, default]
+    return values[0] if len(values) == 1 else sa.func.coalesce(*values)

@@ -8,7 +8,7 @@ own (psycopg: libpq has none) waits all that time. `watch(fd, seconds)`
 around such a wait has one process-wide thread shut the socket down once
 the deadline passes: the driver then sees the connection end, raises, and
 SQLAlchemy drops the connection. Written here because no driver or pool
-offers it; `dialects.py` says which databases use it.
+offers it; `postgresql.py` uses it (MySQL's drivers have socket timeouts).
 
 The wait's own thread removes its entry before it returns, under the lock
 the watchdog fires under, so the watchdog never touches a descriptor after

@@ -41,7 +41,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from .. import ConflictError, StorageError
+from .errors import ConflictError, StorageError
 
 # A group stops taking members once it has this many (a failed COMMIT fails
 # them all, and the WAL frames of one transaction stay bounded) ...
@@ -93,7 +93,7 @@ class GroupCommit:
         self._take_turn()
         try:
             group = self._group or self._open()
-            # on the driver's connection, like BEGIN (dialects.py): through
+            # on the driver's connection, like BEGIN (sqlite.py): through
             # SQLAlchemy's begin_nested the savepoint cost 65 µs of CPU per
             # write, more than the turn and the group together
             execute_on_driver(group.conn, "SAVEPOINT member")
