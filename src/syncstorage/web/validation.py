@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from syncstorage.storage import BSOUpdate, ItemQuery, Sort
 from syncstorage.timestamps import parse_ms
-from syncstorage.web.errors import SIZE_LIMIT, HTTPError, bad_request
+from syncstorage.web.errors import SIZE_LIMIT, bad_request
 
 MAX_IDS = 100  # storage-api §9.1
 SORTINDEX_LIMIT = 999_999_999  # storage-api §3.1: -limit ... +limit inclusive
