@@ -7,6 +7,7 @@ response is sent. Inner layers explain failures through the request's
 before calling them, so copies of the scope made further in still share it:
 
     state["route"]   route name, e.g. "collection" (storage-api §1.3)
+    state["template"] the route's template, for the metrics layer (not logged)
     state["uid"]     the user id of the URL (only its hash is logged)
     state["reason"]  why a 401, 403 or 503 was answered (e.g. the AuthError
                      reason: "expired token", "invalid mac"), or a token

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syncstorage.jwk import parse_jwk
+
 _DATABASE_URL_FORMS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB"
 
 
@@ -166,8 +168,6 @@ class Settings(BaseSettings):
     @field_validator("fxa_oauth_primary_jwk", "fxa_oauth_secondary_jwk")
     @classmethod
     def _usable_jwk(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from syncstorage.tokenserver.oauth import parse_jwk
-
         if value is not None and parse_jwk(value) is None:
             raise ValueError("not a usable RSA public key (JWK with kty RSA, n and e)")
         return value

@@ -33,7 +33,7 @@ async def broken(request):
 
 class RawPathRoute(BaseRoute):
     """What the storage API route does: it matches raw paths itself (no
-    template of its own) and names the route in the scope's state."""
+    template of its own) and puts its route's template in the scope's state."""
 
     def matches(self, scope):
         if scope["type"] == "http" and scope["path"].startswith("/1.5/"):
@@ -41,7 +41,7 @@ class RawPathRoute(BaseRoute):
         return Match.NONE, {}
 
     async def handle(self, scope, receive, send):
-        scope.setdefault("state", {})["route"] = "collection"
+        scope.setdefault("state", {})["template"] = "/1.5/{uid}/storage/{collection}"
         await PlainTextResponse("ok", status_code=201)(scope, receive, send)
 
 

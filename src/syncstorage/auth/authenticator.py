@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from syncstorage.auth import AuthError, Identity
 from syncstorage.auth.hawk import (
     DEFAULT_PORTS,
     compute_mac,
@@ -25,6 +24,7 @@ from syncstorage.auth.hawk import (
     parse_authorization,
     stale_timestamp_header,
 )
+from syncstorage.auth.identity import AuthError, Identity
 from syncstorage.auth.nonces import NonceStore, nonce_key
 from syncstorage.auth.tokens import TokenVerifier, derived_secret
 

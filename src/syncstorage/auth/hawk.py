@@ -19,7 +19,7 @@ import re
 import time
 from urllib.parse import urlsplit
 
-from syncstorage.auth import AuthError
+from syncstorage.auth.identity import AuthError
 
 REQUIRED_ATTRIBUTES = ("id", "ts", "nonce", "mac")
 # Hawk's "app"/"dlg" (delegation) are never sent by Sync clients (§3.1).

@@ -23,7 +23,7 @@ import tokenlib
 from tokenlib import HKDF_INFO_DERIVE, HKDF_INFO_SIGNING
 from tokenlib.utils import HKDF
 
-from syncstorage.auth import AuthError
+from syncstorage.auth.identity import AuthError
 
 SIGNATURE_BYTES = 32  # HMAC-SHA256
 DEFAULT_TOKEN_DURATION = 3600  # seconds (auth-and-tokens §15)

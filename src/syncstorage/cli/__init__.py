@@ -14,12 +14,11 @@ from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
 from syncstorage.cli.import_syncserver import import_syncserver_command
+from syncstorage.cli.node import node
 from syncstorage.cli.purge import purge
 from syncstorage.cli.serve import serve
 from syncstorage.cli.stats import stats
-from syncstorage.cli.user import USER_COMMANDS
-from syncstorage.tokenserver.cli import COMMANDS as tokenserver_commands
-from syncstorage.tokenserver.cli import user
+from syncstorage.cli.user import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,10 +33,8 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check, *tokenserver_commands, stats, import_syncserver_command):
+for command in (serve, config, secret, db, purge, check, node, user, stats, import_syncserver_command):
     cli.add_command(command)
-for command in USER_COMMANDS:  # `user show|delete` beside the tokenserver's `user list`
-    user.add_command(command)
 
 
 def main() -> None:

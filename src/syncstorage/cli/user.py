@@ -1,5 +1,6 @@
-"""`syncstorage user show|delete USER`: one user's stored data (the `user`
-group and its `list` command come from the tokenserver, tokenserver/cli.py).
+"""`syncstorage user list|show|delete`: the tokenserver's user records
+(auth-and-tokens §8) and, for `show` and `delete USER`, one user's stored
+data.
 
 USER is a storage uid (digits), a tokenserver email `<fxa uid>@<domain>`, or
 an FxA uid (32 hex digits), which becomes `<fxa uid>@<fxa_email_domain>`
@@ -14,15 +15,33 @@ import sqlalchemy as sa
 
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
+from syncstorage.cli.node import TokenserverDatabase
 from syncstorage.cli.tables import format_time, print_table
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage
+from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.admin import USERS_WITH_NODE
 from syncstorage.tokenserver.db import make_engine
 from syncstorage.tokenserver.schema import users
 
 USER_ARGUMENT = click.argument("user", metavar="USER")
+
+
+@click.group()
+def user() -> None:
+    """Users known to the tokenserver."""
+
+
+@user.command("list")
+@config_option
+@click.option("--email", default=None, help="Only this user (<fxa uid>@<fxa_email_domain>).")
+@click.option("--all", "include_replaced", is_flag=True, help="Include replaced records.")
+def user_list(config_file, email, include_replaced) -> None:
+    """Show user records, newest first."""
+    with TokenserverDatabase(config_file) as engine:
+        rows = admin.list_users(engine, email=email, include_replaced=include_replaced)
+    print_token_records(rows)
 
 
 def token_records(settings: Settings, user: str) -> list:
@@ -87,7 +106,7 @@ def open_storage(settings: Settings) -> SQLStorage:
     return SQLStorage(url, **settings.storage_layout)
 
 
-@click.command()
+@user.command()
 @config_option
 @USER_ARGUMENT
 def show(config_file, user: str) -> None:
@@ -110,7 +129,7 @@ def show(config_file, user: str) -> None:
         storage.close()
 
 
-@click.command()
+@user.command()
 @config_option
 @USER_ARGUMENT
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -138,5 +157,3 @@ def delete(config_file, user: str, yes: bool) -> None:
     finally:
         storage.close()
 
-
-USER_COMMANDS = (show, delete)

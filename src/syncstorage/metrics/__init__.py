@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 
+import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
 
+from syncstorage.metrics import pools
+from syncstorage.metrics.exposition import multiprocess_mode
 from syncstorage.metrics.statsd import StatsdClient, statsd_route
 from syncstorage.settings import Settings
 
@@ -162,5 +165,9 @@ def observe_token_verification(outcome: str) -> None:
         _statsd.send(f"token_verifications.{outcome}", "1", "c")
 
 
-# imported last: pools reads the switches above when it runs
-from syncstorage.metrics.pools import track_pool  # noqa: E402
+def track_pool(engine: sa.Engine, name: str) -> None:
+    """Report `engine`'s connection pool as `pool=name` (metrics/pools.py)."""
+    pools.track_pool(engine, name, count_events=multiprocess_mode() and _prometheus)
+
+
+pools.register(prometheus_enabled)

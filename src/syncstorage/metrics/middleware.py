@@ -3,9 +3,10 @@ template, method and status.
 
 The route comes from the HTTP layer, never from the raw path (which carries
 uids and ids): Starlette's router puts the matched route in `scope["route"]`,
-whose `path` is its template; the storage API routes on the raw path itself
-and names its route in `scope["state"]["route"]` (web/routing.py TEMPLATES
-turns that name into a template). Requests no route claimed are recorded as
+whose `path` is its template; the storage API, which routes on the raw path
+itself, puts the template of its route (web/routes.py) in
+`scope["state"]["template"]`; reading it there keeps metrics below the web
+layer, which imports metrics. Requests no route claimed are recorded as
 "unmatched". This middleware must sit INSIDE the prefix middleware (last in
 Starlette's middleware list): that one passes a copy of the scope on, and the
 router writes `scope["route"]` into the copy.
@@ -18,7 +19,6 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncstorage import metrics
-from syncstorage.web.routing import TEMPLATES
 
 UNMATCHED = "unmatched"
 # The client went away before any answer was sent (nginx's convention).
@@ -28,7 +28,7 @@ CLIENT_CLOSED = 499
 def route_template(scope: Scope) -> str:
     template = getattr(scope.get("route"), "path", None)
     if template is None:
-        template = TEMPLATES.get(scope.get("state", {}).get("route"), UNMATCHED)
+        template = scope.get("state", {}).get("template", UNMATCHED)
     return template
 
 

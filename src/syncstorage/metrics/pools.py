@@ -11,15 +11,13 @@ prometheus-client sums over the live workers.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from syncstorage import metrics
-from syncstorage.metrics.exposition import multiprocess_mode
 
 SIZE = ("syncstorage_db_pool_size", "Connections the pool keeps open (its configured size).")
 CHECKED_OUT = (
@@ -30,12 +28,13 @@ CHECKED_OUT = (
 _engines: dict[str, weakref.ref] = {}
 
 
-def track_pool(engine: sa.Engine, name: str) -> None:
-    """Report `engine`'s connection pool as `pool=name`. Held weakly; the
+def track_pool(engine: sa.Engine, name: str, *, count_events: bool) -> None:
+    """Report `engine`'s connection pool as `pool=name` (through pool
+    events when `count_events`: multiprocess mode). Held weakly; the
     collector reads `engine.pool` each time since `engine.dispose()`
     replaces it."""
     _engines[name] = weakref.ref(engine)
-    if multiprocess_mode() and metrics.prometheus_enabled():
+    if count_events:
         _count_with_events(engine, name)
 
 
@@ -46,9 +45,12 @@ def _sized(pool) -> bool:
 
 
 class _PoolCollector(Collector):
+    def __init__(self, enabled: Callable[[], bool]) -> None:
+        self.enabled = enabled  # read at each scrape: `metrics.configure` may switch it
+
     def collect(self) -> Iterable[GaugeMetricFamily]:
         size, checked_out = self.describe()
-        if metrics.prometheus_enabled():
+        if self.enabled():
             for name, ref in list(_engines.items()):
                 pool = getattr(ref(), "pool", None)
                 if _sized(pool):
@@ -75,4 +77,6 @@ def _count_with_events(engine: sa.Engine, name: str) -> None:
     sa.event.listen(engine, "checkin", lambda *_: checked_out.dec())
 
 
-REGISTRY.register(_PoolCollector())
+def register(enabled: Callable[[], bool]) -> None:
+    """Report the tracked pools in the process registry while `enabled()`."""
+    REGISTRY.register(_PoolCollector(enabled))

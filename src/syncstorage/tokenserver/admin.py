@@ -1,7 +1,7 @@
 """Operator actions on the tokenserver tables: nodes and users.
 
 Used by the `syncstorage node …` / `syncstorage user …` commands
-(tokenserver/cli.py). Each function is one transaction; operators may also
+(cli/node.py, cli/user.py). Each function is one transaction; operators may also
 edit the tables with their own SQL (auth-and-tokens §8).
 """
 

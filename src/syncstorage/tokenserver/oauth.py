@@ -20,6 +20,8 @@ import httpx
 import jwt
 from jwt.utils import base64url_decode
 
+from syncstorage.jwk import parse_jwk
+
 log = logging.getLogger(__name__)
 
 SYNC_SCOPE = "https://identity.mozilla.com/apps/oldsync"
@@ -48,15 +50,6 @@ def oauth_base_url(configured: str) -> str:
     """§7: strip a trailing `/`, then a trailing `/v1`."""
     base = configured.rstrip("/")
     return base[: -len("/v1")] if base.endswith("/v1") else base
-
-
-def parse_jwk(jwk: Any) -> jwt.PyJWK | None:
-    """An RSA public key usable for RS256, or None for anything else."""
-    try:
-        key = jwt.PyJWK(jwk, algorithm="RS256")
-    except (jwt.PyJWKError, jwt.InvalidKeyError, TypeError, ValueError, KeyError):
-        return None
-    return key if key.key_type == "RSA" else None
 
 
 def _decoded_json_object(part: str) -> bool:

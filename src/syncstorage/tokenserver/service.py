@@ -40,7 +40,6 @@ from syncstorage.tokenserver.parsing import (
     token_duration,
 )
 from syncstorage.tokenserver.schema import SYNC_SERVICE
-from syncstorage.web.errors import RETRY_AFTER_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ class Tokenserver:
             request.state.reason = exc.reason  # the request line is the one log line
         headers = {"X-Timestamp": str(int(time.time())), "X-Content-Type-Options": "nosniff"}
         if status == 503:  # the database or Firefox Accounts is away (§11.2)
-            headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+            headers["Retry-After"] = errors.RETRY_AFTER_UNAVAILABLE
         return JSONResponse(body, status_code=status, headers=headers)
 
     def issue(self, req: TokenRequest) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Per request: route on the raw path (404/405), read the body (413), then ONE
 worker-thread hop runs authentication and the handler with its storage
 session (both synchronous), retrying a conflicted handler for up to
 `conflict_retry_seconds` (storage-model §5.4); a small read that cannot
-wait runs on the event loop instead (_SMALL_READS).
+wait runs on the event loop instead (`Route.inline_read`, web/routes.py).
 Whatever happens, the answer carries X-Weave-Timestamp (§7) and errors have
 the bare-integer bodies of §14; an unexpected exception is logged and
 answered 500 with body 0, never a traceback.
@@ -33,9 +33,8 @@ from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
 from syncstorage.logs import one_line
 from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
 from syncstorage.timestamps import format_ms, now_ms
-from syncstorage.web import collection, item, user
 from syncstorage.web.clients import is_rejected_user_agent
-from syncstorage.web.context import Call, Context, Result
+from syncstorage.web.context import Call, Context, Handler, Result
 from syncstorage.web.errors import (
     OVER_QUOTA,
     RETRY_AFTER_CONFLICT,
@@ -49,32 +48,7 @@ from syncstorage.web.validation import DIGITS_RE, bounded_int, parse_query
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Context, Call], Result]
-
-# route -> method -> handler (storage-api §1.3); HEAD is served as GET
-ROUTES: dict[str, dict[str, Handler]] = {
-    "storage_root": {"DELETE": user.delete_storage},
-    "info/collections": {"GET": user.info_collections},
-    "info/quota": {"GET": user.info_quota},
-    "info/collection_usage": {"GET": user.info_collection_usage},
-    "info/collection_counts": {"GET": user.info_collection_counts},
-    "info/configuration": {"GET": user.info_configuration},
-    "collection": {
-        "GET": collection.get_collection,
-        "POST": collection.post_collection,
-        "DELETE": collection.delete_collection,
-    },
-    "item": {"GET": item.get_item, "PUT": item.put_item, "DELETE": item.delete_item},
-}
 _WITH_BODY = frozenset(("PUT", "POST"))
-# GETs that read a few rows by key, whatever the data: one user's
-# collection timestamps (§8), a fixed body, one item. Where nothing they do
-# can wait (Storage.reads_never_wait, an in-process nonce store) they run on
-# the event loop: the thread hop and its GIL hand-offs cost more than they
-# do. Steady benchmark, SQLite: -11 % CPU per request, p99 75-95 -> 56-64 ms
-# (docs/performance.md). Listings stay on threads: their size is the
-# client's to choose.
-_SMALL_READS = frozenset(("info/collections", "info/configuration", "item"))
 # Pause before retrying a conflicted request: past the next 10 ms tick
 # (its T must be later), plus up to one more tick at random so the writers
 # that conflicted together do not collide again (storage-model §5.4).
@@ -113,9 +87,7 @@ class StorageAPI:
         storage = ctx.storage
         self.read_executor = ThreadPoolExecutor(storage.read_threads, thread_name_prefix="read")
         self.write_executor = ThreadPoolExecutor(storage.write_threads, thread_name_prefix="write")
-        self.inline_reads = (
-            _SMALL_READS if storage.reads_never_wait and authenticator.in_process else frozenset()
-        )
+        self.inline_reads = storage.reads_never_wait and authenticator.in_process
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("state", {})  # what the request log reports (syncstorage.requestlog)
@@ -140,9 +112,11 @@ class StorageAPI:
         as_method = "GET" if method == "HEAD" else method
         raw_path = scope["raw_path"].decode("latin-1")
         target = resolve(raw_path)
+        route = target.route
         state = scope["state"]
-        state["route"], state["uid"] = target.route, target.uid
-        handler = ROUTES[target.route].get(as_method)
+        # the template is the metrics' label (syncstorage.metrics.middleware)
+        state["route"], state["template"], state["uid"] = route.name, route.template, target.uid
+        handler = route.handlers.get(as_method)
         if handler is None:
             raise HTTPError(405)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -160,10 +134,9 @@ class StorageAPI:
             headers=headers,
             scheme=scope.get("scheme", "http"),
             path_uid=target.uid,
-            # expired-token grace for polling clients (auth-and-tokens §5.5)
-            allow_expired=target.route == "info/collections",
+            allow_expired=route.expired_token_grace,
         )
-        if as_method == "GET" and target.route in self.inline_reads:
+        if as_method == "GET" and route.inline_read and self.inline_reads:
             # on the event loop nothing may sleep: no retries (a WAL read
             # takes no lock, so it does not conflict)
             return self._run(handler, call, authenticate, state, retry_seconds=0)

@@ -13,8 +13,7 @@ import orjson
 
 from syncstorage.storage import BSOUpdate
 from syncstorage.web.errors import HTTPError, invalid_bso
-from syncstorage.web.routing import is_bso_id
-from syncstorage.web.validation import check_bso, payload_bytes
+from syncstorage.web.validation import check_bso, is_bso_id, payload_bytes
 
 NEWLINES = "application/newlines"
 # Media types read as JSON; "" is a missing Content-Type (storage-api §5.1)

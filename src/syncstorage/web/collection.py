@@ -7,10 +7,10 @@ from syncstorage.web import rendering
 from syncstorage.web.bodies import NEWLINES, parse_post
 from syncstorage.web.context import Call, Context, Result
 from syncstorage.web.errors import bad_request
+from syncstorage.web.preconditions import session
 from syncstorage.web.quota import check_quota
 from syncstorage.web.validation import (
     BatchParams,
-    Preconditions,
     check_size_hints,
     encode_batch_id,
     parse_ids,
@@ -21,10 +21,8 @@ from syncstorage.web.validation import (
 def get_collection(ctx: Context, call: Call) -> Result:
     query = parse_item_query(call.query)
     media = rendering.negotiate(call.headers.get("accept"))
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection) as s:
-        ts = s.collection_timestamp() or 0  # a missing collection lists as [] (§9.1)
-        pre.check(ts)
+    with session(ctx, call) as (s, ts):
+        ts = ts or 0  # a missing collection lists as [] (§9.1)
         page = s.find_items(query)
     headers = {"X-Weave-Records": str(len(page.items))}
     if page.next_offset is not None:
@@ -41,10 +39,8 @@ def post_collection(ctx: Context, call: Call) -> Result:
     )
     # as received (a POST retried after a same-slot conflict counts twice)
     metrics.observe_batch(len(items.accepted))
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
-        ts = s.collection_timestamp() or 0
-        pre.check(ts)
+    with session(ctx, call, write=True) as (s, ts):
+        ts = ts or 0
         if batch.batch is None:
             quota_headers = check_quota(ctx.quota_limit, s, items.payload_bytes)
             now = s.set_items(items.accepted)  # an empty list still bumps it (§9.2)
@@ -81,10 +77,7 @@ def _written(now: int, success: list[str], failed: dict[str, str], headers: dict
 def delete_collection(ctx: Context, call: Call) -> Result:
     ids_param = call.query.get("ids")
     ids = None if ids_param is None else parse_ids(ids_param)
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
-        ts = s.collection_timestamp()
-        pre.check(ts or 0)
+    with session(ctx, call, write=True) as (s, ts):
         if ts is None:
             # Not the user's collection: nothing to do, nothing created (§9.5)
             current = s.storage_timestamp()

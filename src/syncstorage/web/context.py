@@ -8,13 +8,17 @@ worker thread and may be run several times (conflict retry, storage-model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
-from syncstorage.web.routing import Target
+
+if TYPE_CHECKING:  # the router imports the route table, which imports the handlers
+    from syncstorage.web.routing import Target
 
 # Settings whose values are advertised by /info/configuration and enforced
 # (storage-api §0, §8); max_quota_limit joins them when quota is on.
@@ -70,3 +74,6 @@ class Result:
     timestamp: int | None = None  # ms -> X-Weave-Timestamp (a write's T)
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Context, Call], Result]

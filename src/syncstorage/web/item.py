@@ -6,15 +6,14 @@ from syncstorage.web import rendering
 from syncstorage.web.bodies import parse_put
 from syncstorage.web.context import Call, Context, Result
 from syncstorage.web.errors import not_found
+from syncstorage.web.preconditions import session
 from syncstorage.web.quota import check_quota
-from syncstorage.web.validation import Preconditions, payload_bytes
+from syncstorage.web.validation import payload_bytes
 
 
 def get_item(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection) as s:
+    with session(ctx, call) as (s, _):
         record = s.get_item(call.target.item)
-        pre.check(0 if record is None else record.modified)
     if record is None:
         raise not_found()
     # X-Last-Modified is the item's own modified (storage-api §7)
@@ -29,18 +28,14 @@ def put_item(ctx: Context, call: Call) -> Result:
         call.target.item,
         ctx.limits["max_record_payload_bytes"],
     )
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
-        pre.check(s.item_timestamp(call.target.item) or 0)
+    with session(ctx, call, write=True) as (s, _):
         quota_headers = check_quota(ctx.quota_limit, s, payload_bytes(update.payload))
         now = s.set_items([update])
     return Result(rendering.ts(now), last_modified=now, timestamp=now, headers=quota_headers)
 
 
 def delete_item(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, call.target.collection, write=True) as s:
-        pre.check(s.item_timestamp(call.target.item) or 0)
+    with session(ctx, call, write=True) as (s, _):
         if not s.delete_item(call.target.item):
             raise not_found()
         now = s.now

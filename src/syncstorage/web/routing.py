@@ -4,8 +4,9 @@ Why hand-written and not Starlette's router: Starlette matches the
 percent-DECODED `scope["path"]`, but a BSO id may contain `/` (sent as `%2F`)
 or `\\n` once decoded, which breaks segment-based patterns. Here the raw path
 is split at literal `/` first and each segment is percent-decoded afterwards,
-then checked against the component rules of storage-api §1.2. The table is
-five shapes deep, so a split and a few comparisons beat a regex walk.
+then checked against the component rules of storage-api §1.2. The route
+table (web/routes.py) is five shapes deep, so a split and a few comparisons
+beat a regex walk.
 """
 
 from __future__ import annotations
@@ -15,33 +16,25 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from syncstorage.web.errors import not_found
+from syncstorage.web.routes import ROUTES, Route
+from syncstorage.web.validation import is_bso_id
 
 API_PREFIX = "/1.5/"
 
-# storage-api §1.2, full matches on the decoded segment
+# storage-api §1.2, full matches on the decoded segment (a BSO id's: is_bso_id)
 _UID_RE = re.compile(r"[0-9]{1,10}")
 _COLLECTION_RE = re.compile(r"[a-zA-Z0-9._-]{1,32}")
-_BSO_ID_RE = re.compile(r"[\x20-\x7e]{1,64}")
 
-INFO_NAMES = frozenset(
-    ("collections", "quota", "collection_usage", "collection_counts", "configuration")
-)
-
-# Each Target.route as a path template, for metrics: never the path itself,
-# which holds the uid and ids. The storage API puts the route of a request
-# in scope["state"]["route"] (web/api.py).
-TEMPLATES = {
-    "storage_root": "/1.5/{uid}/storage",
-    **{f"info/{name}": f"/1.5/{{uid}}/info/{name}" for name in INFO_NAMES},
-    "collection": "/1.5/{uid}/storage/{collection}",
-    "item": "/1.5/{uid}/storage/{collection}/{id}",
-}
+_STORAGE_ROOT = ROUTES["storage_root"]
+_COLLECTION = ROUTES["collection"]
+_ITEM = ROUTES["item"]
+_INFO = {name.removeprefix("info/"): route for name, route in ROUTES.items() if name.startswith("info/")}
 
 
 class Target(NamedTuple):
-    """What a /1.5/ path names. `route` keys the method table of handlers."""
+    """What a /1.5/ path names."""
 
-    route: str  # "storage_root", "info/<name>", "collection", "item"
+    route: Route
     uid: int
     collection: str | None = None
     item: str | None = None
@@ -49,10 +42,6 @@ class Target(NamedTuple):
 
 def _decode(segment: str) -> str:
     return unquote(segment) if "%" in segment else segment
-
-
-def is_bso_id(value: str) -> bool:
-    return _BSO_ID_RE.fullmatch(value) is not None
 
 
 def resolve(raw_path: str) -> Target:
@@ -67,21 +56,21 @@ def resolve(raw_path: str) -> Target:
     uid = int(uid_text)
     n = len(parts)
     if n == 1:
-        return Target("storage_root", uid)
+        return Target(_STORAGE_ROOT, uid)
     kind = parts[1]
-    if kind == "info" and n == 3 and parts[2] in INFO_NAMES:
-        return Target("info/" + parts[2], uid)
+    if kind == "info" and n == 3 and (info := _INFO.get(parts[2])) is not None:
+        return Target(info, uid)
     if kind == "storage":
         if n == 2:
-            return Target("storage_root", uid)
+            return Target(_STORAGE_ROOT, uid)
         collection = _decode(parts[2])
         if _COLLECTION_RE.fullmatch(collection) is None:
             raise not_found()
         if n == 3:
-            return Target("collection", uid, collection)
+            return Target(_COLLECTION, uid, collection)
         if n == 4:
             item = _decode(parts[3])
             if not is_bso_id(item):
                 raise not_found()
-            return Target("item", uid, collection, item)
+            return Target(_ITEM, uid, collection, item)
     raise not_found()

@@ -10,7 +10,7 @@ import orjson
 from syncstorage.storage import Session
 from syncstorage.web import rendering
 from syncstorage.web.context import Call, Context, Result
-from syncstorage.web.validation import Preconditions
+from syncstorage.web.preconditions import session
 
 T = TypeVar("T")
 
@@ -18,11 +18,8 @@ T = TypeVar("T")
 def _read(ctx: Context, call: Call, read: Callable[[Session], T]) -> tuple[int, T]:
     """(storage timestamp, read(session)) in one read transaction, after
     the preconditions were checked against that timestamp (§6.1)."""
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid) as s:
-        ts = s.storage_timestamp()
-        pre.check(ts)
-        return ts, read(s)
+    with session(ctx, call) as (s, ts):
+        return ts or 0, read(s)
 
 
 def _counted(body: bytes, ts: int, records: int) -> Result:
@@ -51,13 +48,12 @@ def info_quota(ctx: Context, call: Call) -> Result:
 
 
 def info_configuration(ctx: Context, call: Call) -> Result:
-    # No preconditions and X-Last-Modified 0.00 (storage-api §7, production)
+    # No session: no preconditions (its route names no timestamp, web/routes.py)
+    # and X-Last-Modified 0.00 (storage-api §7, production)
     return Result(ctx.configuration_body, last_modified=0)
 
 
 def delete_storage(ctx: Context, call: Call) -> Result:
-    pre = Preconditions(call.headers)
-    with ctx.storage.session(call.target.uid, write=True) as s:
-        pre.check(s.storage_timestamp())
+    with session(ctx, call, write=True) as (s, _):
         now = s.delete_storage()
     return Result(b"null", last_modified=now, timestamp=now)

@@ -13,8 +13,7 @@ from urllib.parse import parse_qsl
 
 from syncstorage.storage import BSOUpdate, ItemQuery, Sort
 from syncstorage.timestamps import parse_ms
-from syncstorage.web.errors import SIZE_LIMIT, HTTPError, bad_request
-from syncstorage.web.routing import is_bso_id
+from syncstorage.web.errors import SIZE_LIMIT, bad_request
 
 MAX_IDS = 100  # storage-api §9.1
 SORTINDEX_LIMIT = 999_999_999  # storage-api §3.1: -limit ... +limit inclusive
@@ -24,6 +23,7 @@ TTL_LIMIT = 999_999_999  # storage-api §3.1: 0 ... limit inclusive
 MAX_TIMESTAMP_MS = 10**16
 MAX_LIMIT = 10**9
 DIGITS_RE = re.compile(r"[0-9]+")
+_BSO_ID_RE = re.compile(r"[\x20-\x7e]{1,64}")  # storage-api §1.2, on the decoded id
 _SORTS = {s.value: s for s in Sort}
 
 
@@ -49,7 +49,11 @@ def bounded_int(digits: str, ceiling: int) -> int:
     return min(int(significant or "0"), ceiling)
 
 
-def _timestamp(value: str) -> int:
+def is_bso_id(value: str) -> bool:
+    return _BSO_ID_RE.fullmatch(value) is not None
+
+
+def parse_timestamp(value: str) -> int:
     try:
         return min(parse_ms(value), MAX_TIMESTAMP_MS)
     except ValueError:
@@ -70,9 +74,9 @@ def parse_item_query(query: Mapping[str, str]) -> ItemQuery:
     if (ids := query.get("ids")) is not None:
         q.ids = parse_ids(ids)
     if (newer := query.get("newer")) is not None:
-        q.newer = _timestamp(newer)
+        q.newer = parse_timestamp(newer)
     if (older := query.get("older")) is not None:
-        q.older = _timestamp(older)
+        q.older = parse_timestamp(older)
     if (limit := query.get("limit")) is not None:
         if DIGITS_RE.fullmatch(limit) is None:
             raise bad_request()
@@ -130,30 +134,6 @@ class BatchParams:
 
 
 # --- headers ------------------------------------------------------------------
-
-
-class Preconditions:
-    """X-If-Modified-Since / X-If-Unmodified-Since (storage-api §6.1), in ms."""
-
-    __slots__ = ("modified_since", "unmodified_since")
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        ims = headers.get("x-if-modified-since")
-        ius = headers.get("x-if-unmodified-since")
-        if ims is not None and ius is not None:
-            raise bad_request()
-        self.modified_since = None if ims is None else _timestamp(ims)
-        self.unmodified_since = None if ius is None else _timestamp(ius)
-
-    def check(self, resource: int) -> None:
-        """Raise 304/412 (no body, X-Last-Modified = resource) when not met.
-
-        Call inside the storage session, with the resource timestamp read
-        under its lock, so a 412 writes nothing."""
-        if self.modified_since is not None and resource <= self.modified_since:
-            raise HTTPError(304, None, last_modified=resource)
-        if self.unmodified_since is not None and resource > self.unmodified_since:
-            raise HTTPError(412, None, last_modified=resource)
 
 
 # storage-api §6.2: header -> name of the Settings limit it is compared with

@@ -1,8 +1,9 @@
-"""`syncstorage node …` and `syncstorage user …`: the tokenserver's nodes
-and users (auth-and-tokens §8, §10), for operators.
+"""`syncstorage node …`: the tokenserver's storage nodes (auth-and-tokens
+§10), for operators.
 
-They work on `tokenserver_database_url` (by default the storage database),
-whose schema `syncstorage db upgrade` creates.
+It works on `tokenserver_database_url` (by default the storage database),
+whose schema `syncstorage db upgrade` creates; so does `user list`
+(cli/user.py), with the same `TokenserverDatabase`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import sqlalchemy as sa
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
 from syncstorage.cli.tables import print_table
-from syncstorage.cli.user import print_token_records
 from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.db import make_engine
 
 
-class _Engine:
+class TokenserverDatabase:
     """The tokenserver engine for one command, with database errors as one line."""
 
     def __init__(self, config_file) -> None:
@@ -70,7 +70,7 @@ def node() -> None:
 @config_option
 def node_list(config_file) -> None:
     """Show every node."""
-    with _Engine(config_file) as engine:
+    with TokenserverDatabase(config_file) as engine:
         rows = admin.list_nodes(engine)
     columns = ["id", "node", "capacity", "current_load", "available", "downed", "backoff"]
     print_table("storage nodes", columns, [[getattr(row, name) for name in columns] for row in rows])
@@ -82,7 +82,7 @@ def node_list(config_file) -> None:
 @_node_options(adding=True)
 def node_add(config_file, url, capacity, available, current_load, downed, backoff) -> None:
     """Add the storage node at URL (its public_url, path prefix included)."""
-    database = _Engine(config_file)
+    database = TokenserverDatabase(config_file)
     if capacity is None:
         capacity = database.settings.init_node_capacity
     with database as engine:
@@ -100,7 +100,7 @@ def node_add(config_file, url, capacity, available, current_load, downed, backof
 @_node_options(adding=False)
 def node_update(config_file, url, **fields) -> None:
     """Change the given fields of the node at URL; the others stay as they are."""
-    with _Engine(config_file) as engine:
+    with TokenserverDatabase(config_file) as engine:
         admin.update_node(engine, url, **fields)
     click.echo(f"updated node {url.rstrip('/')}")
 
@@ -111,7 +111,7 @@ def node_update(config_file, url, **fields) -> None:
 def node_drain(config_file, url) -> None:
     """Give the node no new users and move its users to other nodes: each
     gets a new node at its next sync, and Firefox uploads its data there."""
-    with _Engine(config_file) as engine:
+    with TokenserverDatabase(config_file) as engine:
         moved = admin.drain_node(engine, url)
     click.echo(f"drained node {url.rstrip('/')}: {moved} users will move at their next sync")
 
@@ -121,25 +121,6 @@ def node_drain(config_file, url) -> None:
 @click.argument("url")
 def node_remove(config_file, url) -> None:
     """Delete the node; its users move to other nodes at their next sync."""
-    with _Engine(config_file) as engine:
+    with TokenserverDatabase(config_file) as engine:
         moved = admin.remove_node(engine, url)
     click.echo(f"removed node {url.rstrip('/')}: {moved} users will move at their next sync")
-
-
-@click.group()
-def user() -> None:
-    """Users known to the tokenserver."""
-
-
-@user.command("list")
-@config_option
-@click.option("--email", default=None, help="Only this user (<fxa uid>@<fxa_email_domain>).")
-@click.option("--all", "include_replaced", is_flag=True, help="Include replaced records.")
-def user_list(config_file, email, include_replaced) -> None:
-    """Show user records, newest first."""
-    with _Engine(config_file) as engine:
-        rows = admin.list_users(engine, email=email, include_replaced=include_replaced)
-    print_token_records(rows)
-
-
-COMMANDS = (node, user)
