@@ -6,8 +6,9 @@ writers queued with it, committed before the session returns:
 `db/sqlite_writes.py`). Its core (`session.py`) takes the collection lock
 of storage-model §5; its operations follow storage-model §6-§7, one module
 per concern (`reads.py`, `writes.py`, `batches.py`, the offset tokens in
-`offsets.py`). The SQL that differs between databases comes from the
-dialect (`syncstorage.db`) and `statements.py`.
+`offsets.py`). The operators' work (purge, stats) is in `maintenance.py`.
+The SQL that differs between databases comes from the dialect
+(`syncstorage.db`) and `statements.py`.
 """
 
 from __future__ import annotations
@@ -15,28 +16,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ... import db, metrics, timestamps
+from ... import db, metrics
 from .batches import Batches
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
+from .maintenance import Maintenance
 from .reads import Reads
-from .schema import BATCH_LIFETIME_MS, DEFAULT_SHARDSIZE, StorageTables
+from .schema import DEFAULT_SHARDSIZE, StorageTables
 from .session import MAX_TICK_WAIT_MS
 from .statements import Statements
 
 
-@dataclass(frozen=True, slots=True)
-class PurgeResult:
-    expired_items: int
-    stale_batches: int
-    stale_batch_items: int
-    incomplete: bool  # a loop hit max_loops: run again to finish
-
-
-class SQLStorage:
+class SQLStorage(Maintenance):
     """Storage on SQLite, PostgreSQL or MySQL/MariaDB, chosen by the URL."""
 
     def __init__(
@@ -91,53 +84,6 @@ class SQLStorage:
     def close(self) -> None:
         self.engine.dispose()
 
-    # --- housekeeping ---
-    def purge(
-        self,
-        grace: int = 86400,
-        max_per_loop: int = 1000,
-        max_loops: int = 100,
-        dry_run: bool = False,
-    ) -> PurgeResult:
-        """Delete expired BSOs and stale batches in bounded, short
-        transactions (storage-model §8)."""
-        now_s = timestamps.now_ms() // 1000
-        item_cutoff = now_s - grace
-        batch_cutoff = (now_s - BATCH_LIFETIME_MS // 1000 - grace) * 1000
-        incomplete = False
-
-        def run(tables, where) -> int:
-            nonlocal incomplete
-            total = 0
-            for table in tables:
-                count, cut_short = self._purge_table(
-                    table, where(table), max_per_loop, max_loops, dry_run
-                )
-                total += count
-                incomplete = incomplete or cut_short
-            return total
-
-        expired = run(self.tables.bso_tables, lambda t: t.c.ttl < item_cutoff)
-        batches = run([self.tables.batch_uploads], lambda t: t.c.batch < batch_cutoff)
-        items = run(self.tables.item_tables, lambda t: t.c.batch < batch_cutoff)
-        return PurgeResult(expired, batches, items, incomplete)
-
-    def _purge_table(self, table, where, max_per_loop, max_loops, dry_run) -> tuple[int, bool]:
-        if dry_run:
-            with self.transaction(write=False) as conn:
-                count = sa.select(sa.func.count()).select_from(table).where(where)
-                return conn.execute(count).scalar_one(), False
-        total = 0
-        for _ in range(max_loops):
-            with self.transaction(write=True) as conn:
-                deleted = conn.execute(
-                    self.dialect.bounded_delete(table, where, max_per_loop)
-                ).rowcount
-            total += deleted
-            if deleted < max_per_loop:
-                return total, False
-        return total, True
-
     # --- plumbing ---
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[sa.Connection]:
@@ -159,3 +105,4 @@ class SQLSession(Reads, Batches):
     """One transaction for one user (see `syncstorage.storage.Session`):
     the core and the operations of each concern, joined in one class (the
     methods resolve once per class, not per call)."""
+
