@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syncstorage.tokenserver.db import ensure_service
+from syncstorage.tokenserver.store import ensure_service
 from syncstorage.tokenserver.records import now_ms
 from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, services, users
 
