@@ -49,7 +49,7 @@ from sqlalchemy.engine import URL, make_url
 from syncstorage import db
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID, MAX_TTL, STANDARD_COLLECTIONS
-from syncstorage.tokenserver.db import ensure_node, ensure_service
+from syncstorage.tokenserver.store import ensure_node, ensure_service
 from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, users
 
 log = logging.getLogger("syncstorage.import")

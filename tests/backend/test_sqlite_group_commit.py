@@ -170,7 +170,7 @@ def test_conflict_rule_between_members_of_one_group(storage, commits, monkeypatc
     # a frozen clock never reaches the next tick: do not wait for it, and
     # let the collection's second writer into the group (CollectionQueue
     # would hold it until the first one's tick, and so its commit)
-    monkeypatch.setattr("syncstorage.storage.sql.backend.MAX_TICK_WAIT_MS", 0)
+    monkeypatch.setattr("syncstorage.storage.sql.session.MAX_TICK_WAIT_MS", 0)
     monkeypatch.setattr(storage.writers, "collection_writers", lambda *key: contextlib.nullcontext())
     before = commits.count
     results = run_group(

@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from syncstorage.storage.sql import migrate
-from syncstorage.tokenserver.db import ensure_node, ensure_service, make_engine
+from syncstorage.tokenserver.db import make_engine
+from syncstorage.tokenserver.store import ensure_node, ensure_service
 from syncstorage.tokenserver.schema import metadata
 
 COLUMNS = {

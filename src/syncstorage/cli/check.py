@@ -25,8 +25,8 @@ from syncstorage.config import masked_url
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage, migrate
+from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.db import make_engine
-from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, services
 
 MIN_SECRET_LENGTH = 16
 
@@ -92,12 +92,7 @@ def node_registered(settings: Settings) -> Outcome:
         settings.effective_tokenserver_database_url, database_timeout=settings.database_timeout
     )
     try:
-        with engine.connect() as conn:
-            row = conn.execute(
-                sa.select(nodes)
-                .join(services, services.c.id == nodes.c.service)
-                .where(services.c.service == SYNC_SERVICE, nodes.c.node == url)
-            ).first()
+        row = admin.find_node(engine, url)
     finally:
         engine.dispose()
     if row is None:

@@ -21,9 +21,7 @@ from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.tokenserver import admin
-from syncstorage.tokenserver.admin import USERS_WITH_NODE
 from syncstorage.tokenserver.db import make_engine
-from syncstorage.tokenserver.schema import users
 
 USER_ARGUMENT = click.argument("user", metavar="USER")
 
@@ -48,16 +46,13 @@ def token_records(settings: Settings, user: str) -> list:
     """The tokenserver rows USER names, newest first, with their node URL
     ([] for a bare uid that has none)."""
     if user.isdigit():
-        email, where = None, users.c.uid == int(user)
+        uid, email = int(user), None
     else:
-        email = user if "@" in user else f"{user.lower()}@{settings.fxa_email_domain}"
-        where = users.c.email == email
-    query = USERS_WITH_NODE.where(where)
+        uid, email = None, user if "@" in user else f"{user.lower()}@{settings.fxa_email_domain}"
     url = settings.effective_tokenserver_database_url
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
+        rows = admin.user_records(engine, uid=uid, email=email)
     except sa.exc.SQLAlchemyError as exc:
         raise database_problem(url, exc) from None
     finally:

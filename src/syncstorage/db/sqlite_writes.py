@@ -219,7 +219,7 @@ class CollectionQueue:
     each starting after the previous one's 10 ms tick.
 
     A write in the tick of the collection's last write waits for the next
-    tick (storage-model §5.3, backend._after_tick). Under the collection's
+    tick (storage-model §5.3, session._after_tick). Under the collection's
     lock that is right for PostgreSQL and MariaDB, whose row locks hold up
     nobody else; on SQLite the lock is the process's write turn, and every
     other user's writes would wait with it (10 devices of one user writing

@@ -1,7 +1,7 @@
 """Operator actions on the tokenserver tables: nodes and users.
 
-Used by the `syncstorage node …` / `syncstorage user …` commands
-(cli/node.py, cli/user.py). Each function is one transaction; operators may also
+Used by the `syncstorage node …` / `syncstorage user …` / `check` commands
+(cli/node.py, cli/user.py, cli/check.py), which hold no SQL. Each function is one transaction; operators may also
 edit the tables with their own SQL (auth-and-tokens §8).
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from syncstorage.tokenserver.db import ensure_service
+from syncstorage.tokenserver.store import ensure_service
 from syncstorage.tokenserver.records import now_ms
-from syncstorage.tokenserver.schema import nodes, users
+from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, services, users
 
 NODE_FIELDS = ("capacity", "available", "current_load", "downed", "backoff")
 
@@ -149,3 +149,21 @@ def list_users(
         query = query.where(users.c.replaced_at.is_(None))
     with engine.begin() as conn:
         return conn.execute(query).all()
+
+
+def user_records(engine: sa.Engine, *, uid: int | None = None, email: str | None = None) -> list[sa.Row]:
+    """The user rows of one uid, or else of one email (any service), with
+    their node URL, newest first: what `user show` and `user delete` read."""
+    where = users.c.uid == uid if uid is not None else users.c.email == email
+    with engine.connect() as conn:
+        return conn.execute(USERS_WITH_NODE.where(where)).all()
+
+
+def find_node(engine: sa.Engine, url: str) -> sa.Row | None:
+    """The sync service's node row of `url`, or None: what `check` reads."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(nodes)
+            .join(services, services.c.id == nodes.c.service)
+            .where(services.c.service == SYNC_SERVICE, nodes.c.node == url)
+        ).first()

@@ -1,5 +1,6 @@
 """User records: lookup, allocation, the consistency rules and the update
-(auth-and-tokens §9). Everything here runs inside the request's transaction.
+(auth-and-tokens §9). Everything here runs inside the request's transaction;
+the statements are in store.py.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from syncstorage.tokenserver import errors
-from syncstorage.tokenserver.nodes import assign_node
-from syncstorage.tokenserver.schema import MAX_GENERATION, nodes, users
+from syncstorage.tokenserver import errors, store
+from syncstorage.tokenserver.schema import MAX_GENERATION
 
 MAX_ROWS_READ = 20  # §9.2 step 1
 
@@ -41,18 +41,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-_SELECT_USERS = sa.select(
-    users.c.uid,
-    users.c.generation,
-    users.c.keys_changed_at,
-    users.c.client_state,
-    users.c.created_at,
-    users.c.replaced_at,
-    users.c.nodeid,
-    nodes.c.node,
-).select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
-
-
 def get_user(
     conn: sa.Connection,
     service_id: int,
@@ -63,11 +51,7 @@ def get_user(
     release_rate: float,
 ) -> UserRecord:
     """The user's current record after §9.2-§9.4, or a TokenserverError."""
-    rows = conn.execute(
-        _SELECT_USERS.where(users.c.service == service_id, users.c.email == email)
-        .order_by(users.c.created_at.desc(), users.c.uid.desc())
-        .limit(MAX_ROWS_READ)
-    ).all()
+    rows = store.read_records(conn, service_id, email, MAX_ROWS_READ)
     if not rows:
         if not allow_new_users:
             raise errors.new_users_disabled()
@@ -91,7 +75,7 @@ def get_user(
     # Repair creation races: only the current record may be unreplaced.
     unreplaced = [r.uid for r in others if r.replaced_at is None]
     if unreplaced:
-        _mark_replaced(conn, unreplaced, current.created_at)
+        store.mark_replaced(conn, unreplaced, current.created_at)
 
     if current.replaced_at is not None or current.node is None:
         if current.generation < MAX_GENERATION:
@@ -157,36 +141,16 @@ def _update(
         # Key change: a new uid on the same node (its load is not touched), so
         # the client starts on an empty storage; every older row is replaced.
         now = now_ms()
-        uid = _insert_user(
+        uid = store.insert_user(
             conn, service_id, email, new_gen, claims.client_state, now, current.nodeid, new_kca
         )
-        conn.execute(
-            sa.update(users)
-            .where(
-                users.c.service == service_id,
-                users.c.email == email,
-                users.c.replaced_at.is_(None),
-                users.c.created_at < now,
-            )
-            .values(replaced_at=now)
-        )
+        store.replace_older(conn, service_id, email, now)
         return UserRecord(
             uid, new_gen, new_kca, claims.client_state, now, None, current.nodeid, current.node
         )
     if (new_gen, new_kca) != (current.generation, current.keys_changed_at):
         # Guarded so that concurrent requests never move the values backwards.
-        conn.execute(
-            sa.update(users)
-            .where(
-                users.c.service == service_id,
-                users.c.email == email,
-                users.c.generation <= new_gen,
-                sa.func.coalesce(users.c.keys_changed_at, 0)
-                <= sa.func.coalesce(sa.literal(new_kca, sa.BigInteger), users.c.keys_changed_at, 0),
-                users.c.replaced_at.is_(None),
-            )
-            .values(generation=new_gen, keys_changed_at=new_kca)
-        )
+        store.update_keys(conn, service_id, email, new_gen, new_kca)
         return replace(current, generation=new_gen, keys_changed_at=new_kca)
     return current
 
@@ -201,42 +165,9 @@ def _allocate(
     keys_changed_at: int | None,
     release_rate: float,
 ) -> UserRecord:
-    nodeid, node = assign_node(conn, service_id, release_rate)
+    nodeid, node = store.assign_node(conn, service_id, release_rate)
     now = now_ms()
-    uid = _insert_user(
+    uid = store.insert_user(
         conn, service_id, email, generation, client_state, now, nodeid, keys_changed_at
     )
     return UserRecord(uid, generation, keys_changed_at, client_state, now, None, nodeid, node)
-
-
-def _insert_user(
-    conn: sa.Connection,
-    service_id: int,
-    email: str,
-    generation: int,
-    client_state: str,
-    created_at: int,
-    nodeid: int,
-    keys_changed_at: int | None,
-) -> int:
-    result = conn.execute(
-        sa.insert(users).values(
-            service=service_id,
-            email=email,
-            generation=generation,
-            client_state=client_state,
-            created_at=created_at,
-            replaced_at=None,
-            nodeid=nodeid,
-            keys_changed_at=keys_changed_at,
-        )
-    )
-    return result.inserted_primary_key[0]
-
-
-def _mark_replaced(conn: sa.Connection, uids: list[int], replaced_at: int) -> None:
-    conn.execute(
-        sa.update(users)
-        .where(users.c.uid.in_(uids), users.c.replaced_at.is_(None))
-        .values(replaced_at=replaced_at)
-    )

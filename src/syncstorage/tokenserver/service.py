@@ -23,16 +23,11 @@ from syncstorage.auth.tokens import derived_secret, make_token
 from syncstorage.logs import one_line
 from syncstorage.settings import Settings
 from syncstorage.tokenserver import errors
-from syncstorage.tokenserver.db import (
-    Service,
-    ensure_node,
-    ensure_service,
-    expected_error,
-    make_engine,
-)
+from syncstorage.tokenserver.db import expected_error, make_engine
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
 from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
+from syncstorage.tokenserver.store import Service, ensure_node, ensure_service
 from syncstorage.tokenserver.parsing import (
     bearer_value,
     check_client_state_header,

@@ -1,5 +1,6 @@
 """The SQL storage backend for SQLite, PostgreSQL and MySQL/MariaDB."""
 
-from .backend import PurgeResult, SQLStorage
+from .backend import SQLStorage
+from .maintenance import PurgeResult
 
 __all__ = ["PurgeResult", "SQLStorage"]
