@@ -1,11 +1,11 @@
 """Shared fixtures: one empty database per test, on every configured backend
-(see databases.py for how they are made and which variables select them)."""
+(see support/databases.py for how they are made and which variables select them)."""
 
 from __future__ import annotations
 
 import pytest
 
-from databases import BACKENDS, drop_created_databases, fresh_database_url
+from support.databases import BACKENDS, drop_created_databases, fresh_database_url
 from support.mock_fxa import MockFxA
 
 

@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from e2e.server import RunningServer, free_port, start_server
+from support.server import RunningServer, free_port, start_server
 from firefox import browser
 from firefox.server_side import TOKEN_PATH
 

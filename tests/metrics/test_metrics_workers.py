@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.client import SyncClient, mint_token
-from e2e.server import free_port, start_server
+from support.client import SyncClient, mint_token
+from support.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
 

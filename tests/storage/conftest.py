@@ -1,4 +1,4 @@
-"""Fixtures of the backend suite: a migrated database on every configured
+"""Fixtures of the storage tests: a migrated database on every configured
 backend, in the unsharded and the sharded layout (storage-model §3.6).
 
 Creating and migrating a database costs up to a second on MariaDB, so each
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from databases import fresh_database_url
+from support.databases import fresh_database_url
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.collections import MAX_COLLECTIONS_CACHE_SIZE

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery
 from syncstorage.storage.sql import SQLStorage
 

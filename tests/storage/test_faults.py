@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate, UnavailableError
 from syncstorage.storage.sql import SQLStorage
 

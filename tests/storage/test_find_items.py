@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate, InvalidOffsetError, ItemQuery, Sort
 
 

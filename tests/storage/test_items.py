@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage import timestamps
 from syncstorage.storage import BSO, BSOUpdate, ConflictError, ItemQuery
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import StorageTables

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 
 IDS = ["a", "b", "c", "d", "e"]

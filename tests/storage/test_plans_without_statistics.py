@@ -18,7 +18,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 from syncstorage.storage.sql import SQLStorage, migrate
 

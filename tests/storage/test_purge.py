@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate
 from syncstorage.timestamps import now_ms
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from backend.support import read, write
+from support.storage import read, write
 from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery, Sort
 from syncstorage.storage.sql import SQLStorage
 

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from backend.support import read, write
-from databases import fresh_database_url
+from support.storage import read, write
+from support.databases import fresh_database_url
 from syncstorage.storage import BSOUpdate, ConflictError, StorageError, UnavailableError
 from syncstorage import db
 from syncstorage.storage.sql import SQLStorage, migrate

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from e2e.client import SyncClient, mint_token
-from e2e.server import RunningServer
+from support.client import SyncClient, mint_token
+from support.server import RunningServer
 
 
 def sync_client(server: RunningServer, uid: int = 1) -> SyncClient:

@@ -1,4 +1,4 @@
-"""Helpers of the backend tests."""
+"""Helpers of the storage tests."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import tokenlib
 
-from tokenserver_support import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
+from support.tokenserver import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
 from support.mock_fxa import unused_port
 
 
@@ -269,7 +269,7 @@ def test_allow_list(make_tokenserver, fxa, logged_reason):
 def test_allow_list_refuses_real_email_addresses(database_url, fxa):
     from pydantic import ValidationError
 
-    from tokenserver_support import make_settings
+    from support.tokenserver import make_settings
 
     with pytest.raises(ValidationError, match="FxA uid"):
         make_settings(database_url, fxa.url, allowed_users=["me@gmail.com"])

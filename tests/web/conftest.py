@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from http_support import PUBLIC_URL, SECRET, SyncClient
+from support.web import PUBLIC_URL, SECRET, SyncClient
 from starlette.testclient import TestClient
 
 from syncstorage.app import create_app

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from http_support import assert_error
+from support.web import assert_error
 
 from syncstorage.web.validation import encode_batch_id
 

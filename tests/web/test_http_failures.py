@@ -6,7 +6,7 @@ import logging
 import time
 
 import sqlalchemy as sa
-from http_support import assert_error
+from support.web import assert_error
 
 from syncstorage.timestamps import format_ms, now_ms
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from http_support import assert_error
+from support.web import assert_error
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pydantic
 import pytest
-from http_support import assert_error
+from support.web import assert_error
 
 from syncstorage.settings import Settings
 

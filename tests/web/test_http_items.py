@@ -7,7 +7,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from http_support import BAD_CRYPTO, assert_error
+from support.web import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture

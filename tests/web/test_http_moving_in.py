@@ -1,6 +1,6 @@
 """Moving in from Mozilla's old Python syncserver (issue 5 item 7).
 
-Each test builds a database in the old schema (tests/old_syncserver.py),
+Each test builds a database in the old schema (tests/support/old_syncserver.py),
 runs `syncstorage import-syncserver` on it, and checks that data, timestamps,
 ttl and uids are kept and that the user syncs on through the HTTP app with a
 token for the same uid (tests/tokenserver/test_tokenserver_moving_in.py: the
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from databases import fresh_database_url
-from http_support import PUBLIC_URL
-from old_syncserver import EMAIL, NEVER, T0, build_old_database
-from ops_support import invoke
+from support.databases import fresh_database_url
+from support.web import PUBLIC_URL
+from support.old_syncserver import EMAIL, NEVER, T0, build_old_database
+from support.cli import invoke
 
 from syncstorage import db
 from syncstorage.storage.sql import SQLStorage

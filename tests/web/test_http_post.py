@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from http_support import BAD_CRYPTO, assert_error
+from support.web import BAD_CRYPTO, assert_error
 
 
 @pytest.fixture

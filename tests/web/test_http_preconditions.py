@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from http_support import assert_error
+from support.web import assert_error
 
 IMS = "X-If-Modified-Since"
 IUS = "X-If-Unmodified-Since"

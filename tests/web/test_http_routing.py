@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from http_support import PUBLIC_URL, SECRET, assert_error, credentials
+from support.web import PUBLIC_URL, SECRET, assert_error, credentials
 from starlette.applications import Starlette
 
 from syncstorage import __version__
