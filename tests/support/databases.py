@@ -1,5 +1,5 @@
-"""Empty test databases on every configured backend (imported by conftest.py
-and by suites that need more than the `database_url` fixture).
+"""Empty test databases on every configured backend, and Redis (imported by
+tests/conftest.py and by suites that need more than its fixtures).
 
 SQLite always runs. PostgreSQL and MySQL/MariaDB run when their URL is given:
 
@@ -8,7 +8,9 @@ SQLite always runs. PostgreSQL and MySQL/MariaDB run when their URL is given:
 
 Without a URL those tests skip with the reason. With
 SYNCSTORAGE_TEST_REQUIRE_BACKENDS=1 (CI sets it) a missing URL or an
-unreachable server fails the run instead of skipping.
+unreachable server fails the run instead of skipping: `unavailable` is that
+one check, for the SQL servers, Redis (SYNCSTORAGE_TEST_REDIS_URL) and, with
+its own variable, Firefox.
 
 Each test gets a database of its own: a fresh SQLite file, or a database
 (MySQL) / schema (PostgreSQL) named after the test process, dropped and
@@ -20,8 +22,10 @@ again when the run ends (`drop_created_databases`).
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 import pytest
+import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -33,8 +37,25 @@ _URL_VARS = {
 _ADMIN_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 
 
-def _require_backends() -> bool:
-    return os.environ.get("SYNCSTORAGE_TEST_REQUIRE_BACKENDS", "") not in ("", "0")
+def unavailable(reason: str, required_by: str = "SYNCSTORAGE_TEST_REQUIRE_BACKENDS") -> NoReturn:
+    """Skip the test for `reason`, or fail it when `required_by` is set (CI
+    sets it), so that a missing backend cannot pass a run unnoticed."""
+    if os.environ.get(required_by, "") not in ("", "0"):
+        pytest.fail(f"{required_by} is set but {reason}")
+    pytest.skip(reason)
+
+
+def redis_url() -> str:
+    """SYNCSTORAGE_TEST_REDIS_URL, answering (else `unavailable`)."""
+    url = os.environ.get("SYNCSTORAGE_TEST_REDIS_URL", "")
+    if not url:
+        unavailable("Redis tests need SYNCSTORAGE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    try:
+        with redis.Redis.from_url(url) as client:
+            client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at SYNCSTORAGE_TEST_REDIS_URL is unreachable: {exc}")
+    return url
 
 
 def _run_label() -> str:
@@ -55,20 +76,14 @@ def _admin_engine(backend: str) -> sa.Engine:
         var = _URL_VARS[backend]
         raw = os.environ.get(var)
         if not raw:
-            reason = f"{backend} tests need {var} (e.g. {'postgresql://postgres@127.0.0.1:5432/test' if backend == 'postgresql' else 'mysql://root@127.0.0.1:3306/test'})"
-            if _require_backends():
-                pytest.fail(f"SYNCSTORAGE_TEST_REQUIRE_BACKENDS is set but {reason}")
-            pytest.skip(reason)
+            unavailable(f"{backend} tests need {var} (e.g. {'postgresql://postgres@127.0.0.1:5432/test' if backend == 'postgresql' else 'mysql://root@127.0.0.1:3306/test'})")
         url = make_url(raw).set(drivername=_ADMIN_DRIVERS[backend])
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         try:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.OperationalError as exc:
-            reason = f"{backend} at {var} is unreachable: {exc.orig}"
-            if _require_backends():
-                pytest.fail(reason)
-            pytest.skip(reason)
+            unavailable(f"{backend} at {var} is unreachable: {exc.orig}")
         _admin_engines[backend] = engine
     return _admin_engines[backend]
 
@@ -93,8 +108,6 @@ def fresh_database_url(backend: str, tmp_path, name: str = "") -> str:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{label}`"))
         conn.execute(sa.text(f"CREATE DATABASE `{label}` CHARACTER SET utf8mb4"))
         return raw.set(database=label).render_as_string(hide_password=False)
-
-
 
 
 def drop_created_databases() -> None:
