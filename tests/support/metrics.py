@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from prometheus_client import REGISTRY
 
 
@@ -11,9 +9,3 @@ def sample(name: str, **labels: str) -> float:
     """A sample's current value in the process registry (0 when absent).
     Tests compare before/after: the registry lives as long as the process."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -22,6 +22,8 @@ STARTUP_TIMEOUT = 90.0  # generous: CI machines may be busy
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on: for a server to bind, or to stand
+    for a server that is down."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

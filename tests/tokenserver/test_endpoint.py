@@ -10,7 +10,7 @@ import pytest
 import tokenlib
 
 from support.tokenserver import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
-from support.mock_fxa import unused_port
+from support.server import free_port
 
 
 def error(status: str, description: str, location: str = "body", name: str = "") -> dict:
@@ -181,7 +181,7 @@ def test_oauth_token_rejected(ts, fxa, kind, reason, logged_reason, caplog):
 
 
 def test_accounts_server_unreachable(make_tokenserver, logged_reason):
-    ts = make_tokenserver(fxa_oauth_server_url=f"http://127.0.0.1:{unused_port()}")
+    ts = make_tokenserver(fxa_oauth_server_url=f"http://127.0.0.1:{free_port()}")
     assert_error(ts.get("opaque token"), 503, error("error", "Resource is not available"))
     assert logged_reason().startswith("accounts server unreachable: ")
 
