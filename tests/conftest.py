@@ -1,11 +1,12 @@
 """Shared fixtures: one empty database per test, on every configured backend
-(see databases.py for how they are made and which variables select them)."""
+(see support/databases.py for how they are made and which variables select them)."""
 
 from __future__ import annotations
 
 import pytest
 
-from databases import BACKENDS, drop_created_databases, fresh_database_url
+from support import databases
+from support.databases import BACKENDS, drop_created_databases, fresh_database_url
 from support.mock_fxa import MockFxA
 
 
@@ -42,19 +43,4 @@ def fxa():
 def redis_url() -> str:
     """SYNCSTORAGE_TEST_REDIS_URL, answering; skipped without it (failed
     under SYNCSTORAGE_TEST_REQUIRE_BACKENDS=1)."""
-    import os
-
-    import redis
-
-    url = os.environ.get("SYNCSTORAGE_TEST_REDIS_URL", "")
-    problem = "" if url else "needs SYNCSTORAGE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
-    if url:
-        try:
-            redis.Redis.from_url(url).ping()
-        except redis.RedisError as exc:
-            problem = f"Redis at {url} is unreachable: {exc}"
-    if problem:
-        if os.environ.get("SYNCSTORAGE_TEST_REQUIRE_BACKENDS", "") not in ("", "0"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return url
+    return databases.redis_url()

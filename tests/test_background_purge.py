@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from ops_support import storage  # noqa: F401  (fixture)
+from support.cli import storage  # noqa: F401  (fixture)
 
 from syncstorage.app import create_app
 from syncstorage.background_purge import PurgeLock

@@ -1,11 +1,9 @@
-"""The Redis nonce store runs against a real Redis when
-SYNCSTORAGE_TEST_REDIS_URL is set (e.g. redis://127.0.0.1:6379/0); otherwise
-its tests skip, or fail under SYNCSTORAGE_TEST_REQUIRE_BACKENDS=1 (as in
-tests/conftest.py for the SQL backends)."""
+"""The Redis nonce store runs against a real Redis: `redis_url` (in
+tests/conftest.py) skips these tests without SYNCSTORAGE_TEST_REDIS_URL, or
+fails them under SYNCSTORAGE_TEST_REQUIRE_BACKENDS=1."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -13,22 +11,8 @@ import redis
 
 
 @pytest.fixture
-def redis_client():
-    url = os.environ.get("SYNCSTORAGE_TEST_REDIS_URL")
-    required = os.environ.get("SYNCSTORAGE_TEST_REQUIRE_BACKENDS", "") not in ("", "0")
-    if not url:
-        reason = "Redis tests need SYNCSTORAGE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
-        if required:
-            pytest.fail(f"SYNCSTORAGE_TEST_REQUIRE_BACKENDS is set but {reason}")
-        pytest.skip(reason)
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        reason = f"Redis at SYNCSTORAGE_TEST_REDIS_URL is unreachable: {exc}"
-        if required:
-            pytest.fail(reason)
-        pytest.skip(reason)
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.server import invoke_cli, server_environment
+from support.server import invoke_cli, server_environment
 
 SECRET = "0123456789abcdef0123456789abcdef"
 

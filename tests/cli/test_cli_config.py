@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from e2e.server import invoke_cli, server_environment
+from support.server import invoke_cli, server_environment
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from e2e.server import invoke_cli, server_environment
+from support.server import invoke_cli, server_environment
 from syncstorage.auth import derived_secret, hawk_header, make_token
 from syncstorage.app import create_app
 from syncstorage.settings import Settings

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from databases import fresh_database_url
-from old_syncserver import build_old_database
-from ops_support import invoke
+from support.databases import fresh_database_url
+from support.old_syncserver import build_old_database
+from support.cli import invoke
 from sqlalchemy.engine import make_url
 
 from syncstorage.config import masked_url

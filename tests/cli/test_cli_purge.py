@@ -13,7 +13,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from e2e.server import run_cli, server_environment, start_server
+from support.server import run_cli, server_environment, start_server
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.schema import BATCH_LIFETIME_MS, MAX_TTL
 from syncstorage.timestamps import now_ms

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from ops_support import invoke, storage, upload  # noqa: F401  (storage: fixture)
+from support.cli import invoke, storage, upload  # noqa: F401  (storage: fixture)
 
 from syncstorage.tokenserver.schema import nodes, users
 

@@ -7,8 +7,8 @@ import secrets
 
 import pytest
 
-from e2e.client import SyncClient, mint_token
-from e2e.server import RunningServer, start_server
+from support.client import SyncClient, mint_token
+from support.server import RunningServer, start_server
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from e2e.client import SyncClient, encrypted_payload, marker_of
+from support.client import SyncClient, encrypted_payload, marker_of
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import sqlite3
 import httpx
 import pytest
 
-from e2e.client import SyncClient, encrypted_payload, mint_token
-from e2e.server import start_server
+from support.client import SyncClient, encrypted_payload, mint_token
+from support.server import start_server
 from syncstorage.timestamps import now_ms
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ import stat
 import httpx
 import pytest
 
-from e2e.client import SyncClient, mint_token
+from support.client import SyncClient, mint_token
 from syncstorage.auth import hawk_header
-from e2e.server import free_port, invoke_cli, run_cli, server_environment, start_server
+from support.server import free_port, invoke_cli, run_cli, server_environment, start_server
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from e2e.client import SyncClient
-from e2e.server import RunningServer, free_port, invoke_cli, start_server
+from support.client import SyncClient
+from support.server import RunningServer, free_port, invoke_cli, start_server
 from e2e.test_firefox_flow import batch_upload, download_all, fresh_start, history_records
 from syncstorage.tokenserver.identifiers import fxa_kid
 

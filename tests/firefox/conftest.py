@@ -7,23 +7,21 @@ SYNCSTORAGE_TEST_REQUIRE_FIREFOX=1 (CI sets it) makes that a failure."""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
 
-from e2e.server import RunningServer, free_port, start_server
 from firefox import browser
 from firefox.server_side import TOKEN_PATH
+from support.databases import unavailable
+from support.server import RunningServer, free_port, start_server
 
 
 @pytest.fixture(autouse=True)
 def _firefox_available():
     problem = browser.missing()
     if problem:
-        if os.environ.get("SYNCSTORAGE_TEST_REQUIRE_FIREFOX", "") not in ("", "0"):
-            pytest.fail(f"SYNCSTORAGE_TEST_REQUIRE_FIREFOX is set but the Firefox tests {problem}")
-        pytest.skip(f"the Firefox tests {problem}")
+        unavailable(f"the Firefox tests {problem}", required_by="SYNCSTORAGE_TEST_REQUIRE_FIREFOX")
 
 
 @pytest.fixture

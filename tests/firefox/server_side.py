@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from e2e.client import SyncClient
-from e2e.server import RunningServer
+from support.client import SyncClient
+from support.server import RunningServer
 from support.mock_fxa import Account, MockFxA
 
 TOKEN_PATH = "/1.0/sync/1.5"

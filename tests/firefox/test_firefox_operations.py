@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from e2e.server import RunningServer, free_port, invoke_cli
+from support.server import RunningServer, free_port, invoke_cli
 from firefox import actions
 from firefox.actions import Steps
 from firefox.server_side import collection_counts, storage_client

@@ -1,6 +1,6 @@
 """Fixtures of the hostile-client tests (issue 10): real server processes on
 SQLite, started with the settings a test gives; the helpers the attacks
-share are in hostile/helpers.py."""
+share are in support/hostile.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.server import RunningServer, start_server
+from support.server import RunningServer, start_server
 
 Start = Callable[..., RunningServer]
 

@@ -6,7 +6,7 @@ read, a token request and heartbeats while the database is frozen.
 
 (`mysql` with SYNCSTORAGE_TEST_MYSQL_URL likewise.) `--src` runs the server
 from another checkout's src/ (e.g. /path/to/main/src for the "before").
-The database is frozen by the tests' proxy (db_proxy.py) for `--freeze`
+The database is frozen by the tests' proxy (support/db_proxy.py) for `--freeze`
 seconds; every request is sent at the start of the freeze.
 """
 
@@ -25,9 +25,9 @@ sys.path[:0] = [str(TESTS), str(TESTS.parent / "src")]
 
 import httpx  # noqa: E402
 
-from databases import drop_created_databases, fresh_database_url  # noqa: E402
-from e2e.client import SyncClient, encrypted_payload, mint_token  # noqa: E402
-from e2e.server import start_server  # noqa: E402
+from support.databases import drop_created_databases, fresh_database_url  # noqa: E402
+from support.client import SyncClient, encrypted_payload, mint_token  # noqa: E402
+from support.server import start_server  # noqa: E402
 from hostile.test_frozen_database import proxied, token_request  # noqa: E402
 from support.mock_fxa import MockFxA  # noqa: E402
 

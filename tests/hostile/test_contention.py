@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from e2e.client import SyncClient, encrypted_payload, mint_token
-from e2e.server import RunningServer, start_server
+from support.client import SyncClient, encrypted_payload, mint_token
+from support.server import RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 10, finding 4): every wait is bounded by database_timeout, the heartbeat
 answers within a second, and all recovers without a restart, nothing lost.
 
-PostgreSQL and MariaDB run behind the tests' own TCP proxy (db_proxy.py),
+PostgreSQL and MariaDB run behind the tests' own TCP proxy (support/db_proxy.py),
 which freezes the way a stopped server or a blackholed network does. SQLite
 has no connection to freeze; its analogue, another process holding the
 write lock, is the last test.
@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from databases import fresh_database_url
-from e2e.client import SyncClient, encrypted_payload, marker_of, mint_token
-from e2e.server import RunningServer, start_server
-from hostile.db_proxy import DatabaseProxy
+from support.databases import fresh_database_url
+from support.client import SyncClient, encrypted_payload, marker_of, mint_token
+from support.server import RunningServer, start_server
+from support.db_proxy import DatabaseProxy
 from syncstorage.settings import Settings
 from syncstorage.storage import BSOUpdate, UnavailableError
 from syncstorage.storage.sql import SQLStorage, migrate

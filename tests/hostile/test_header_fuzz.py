@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile.helpers import heartbeat_watch, port_of, raw_exchange, status_of, sync_client
+from support.hostile import heartbeat_watch, port_of, raw_exchange, status_of, sync_client
 from syncstorage.auth import hawk_header
 
 pytestmark = pytest.mark.e2e

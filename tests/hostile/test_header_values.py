@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from e2e.server import RunningServer
-from hostile.helpers import heartbeat_watch, port_of, raw_exchange, status_of, sync_client
+from support.server import RunningServer
+from support.hostile import heartbeat_watch, port_of, raw_exchange, status_of, sync_client
 from syncstorage.auth import hawk_header
 from syncstorage.tokenserver.identifiers import fxa_kid
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hostile.helpers import heartbeat_watch, port_of, raw_exchange, rss_peak_kib, status_of
+from support.hostile import heartbeat_watch, port_of, raw_exchange, rss_peak_kib, status_of
 
 pytestmark = pytest.mark.e2e
 

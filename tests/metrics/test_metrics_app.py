@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import sqlalchemy as sa
-from metrics_support import free_port
+from support.server import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from metrics_support import free_port, sample
+from support.metrics import sample
+from support.server import free_port
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from metrics_support import sample
+from support.metrics import sample
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 

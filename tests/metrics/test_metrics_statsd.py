@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from metrics_support import sample
+from support.metrics import sample
 
 from syncstorage import metrics
 from syncstorage.metrics.statsd import StatsdClient, statsd_route

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from support.mock_fxa import unused_port
+from support.server import free_port
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
 from syncstorage.storage.sql.migrate import upgrade
@@ -92,7 +92,7 @@ def test_each_outcome_is_counted(start, fxa):
 
 
 def test_accounts_server_down_is_unavailable(start):
-    client = start(f"http://127.0.0.1:{unused_port()}")
+    client = start(f"http://127.0.0.1:{free_port()}")
     before, _ = scrape(client)
     response = token_request(client, "a.b.c")
     assert response.status_code == 503

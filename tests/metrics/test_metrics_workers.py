@@ -3,15 +3,14 @@ request or a scrape, the samples are those of every worker."""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e.client import SyncClient, mint_token
-from e2e.server import free_port, start_server
+from support.client import SyncClient, mint_token
+from support.server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -26,19 +25,13 @@ def _samples(text: str) -> dict[tuple[str, frozenset], float]:
     }
 
 
-def _redis_url() -> str:
-    url = os.environ.get("SYNCSTORAGE_TEST_REDIS_URL")
-    if not url:  # several workers need the shared nonce store
-        pytest.skip("needs SYNCSTORAGE_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-    return url
-
-
-def test_every_worker_is_counted(tmp_path):
+def test_every_worker_is_counted(tmp_path, redis_url):
     """On the metrics port, which one worker binds (the path is served by
     whichever worker takes the request, like any route)."""
     secret = secrets.token_hex(32)
     metrics_port = free_port()
-    settings = {"metrics_enabled": "true", "nonce_store_url": _redis_url(), "metrics_port": str(metrics_port)}
+    # two workers need the shared nonce store
+    settings = {"metrics_enabled": "true", "nonce_store_url": redis_url, "metrics_port": str(metrics_port)}
     server = start_server(tmp_path / "data", master_secret=secret, args=("--workers", "2"), **settings)
     uid = 4242
     client = SyncClient(server.base_url, uid, *mint_token(secret, uid, server.public_url))

@@ -17,7 +17,6 @@ import base64
 import hashlib
 import json
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -44,13 +43,6 @@ FIREFOX_CLIENT_ID = "5882386c6d801776"
 def _rsa_key(index: int) -> rsa.RSAPrivateKey:
     # Key generation is slow-ish; tests reuse a small pool.
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def unused_port() -> int:
-    """A loopback port nothing listens on (for "accounts server down")."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tokenserver_support import NODE, TokenserverUnderTest, make_settings
+from support.tokenserver import NODE, TokenserverUnderTest, make_settings
 
 
 @pytest.fixture

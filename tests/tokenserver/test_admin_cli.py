@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from syncstorage.cli import cli
 from syncstorage.storage.sql import migrate
-from tokenserver_support import FXA_UID
+from support.tokenserver import FXA_UID
 
 A, B = "https://a.example.org", "https://b.example.org/prefix"
 

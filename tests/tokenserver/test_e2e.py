@@ -15,7 +15,7 @@ from syncstorage.app import create_app
 from syncstorage.storage.sql import migrate
 from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.db import make_engine
-from tokenserver_support import FXA_UID, Hawk, make_settings
+from support.tokenserver import FXA_UID, Hawk, make_settings
 
 
 def key_id(kca: int, client_state_hex: str) -> str:

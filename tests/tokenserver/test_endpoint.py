@@ -9,8 +9,8 @@ import time
 import pytest
 import tokenlib
 
-from tokenserver_support import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
-from support.mock_fxa import unused_port
+from support.tokenserver import FXA_UID, NODE, SECRET, TokenserverUnderTest, make_settings
+from support.server import free_port
 
 
 def error(status: str, description: str, location: str = "body", name: str = "") -> dict:
@@ -181,7 +181,7 @@ def test_oauth_token_rejected(ts, fxa, kind, reason, logged_reason, caplog):
 
 
 def test_accounts_server_unreachable(make_tokenserver, logged_reason):
-    ts = make_tokenserver(fxa_oauth_server_url=f"http://127.0.0.1:{unused_port()}")
+    ts = make_tokenserver(fxa_oauth_server_url=f"http://127.0.0.1:{free_port()}")
     assert_error(ts.get("opaque token"), 503, error("error", "Resource is not available"))
     assert logged_reason().startswith("accounts server unreachable: ")
 
@@ -269,7 +269,7 @@ def test_allow_list(make_tokenserver, fxa, logged_reason):
 def test_allow_list_refuses_real_email_addresses(database_url, fxa):
     from pydantic import ValidationError
 
-    from tokenserver_support import make_settings
+    from support.tokenserver import make_settings
 
     with pytest.raises(ValidationError, match="FxA uid"):
         make_settings(database_url, fxa.url, allowed_users=["me@gmail.com"])

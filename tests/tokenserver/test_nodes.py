@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from syncstorage.tokenserver import Tokenserver, admin
-from tokenserver_support import create_tables, make_settings
+from support.tokenserver import create_tables, make_settings
 
 A, B, C = "https://a.example.org", "https://b.example.org", "https://c.example.org"
 NO_NODE = {"status": "internal-error", "errors": [{"location": "internal", "name": "", "description": "Server error"}]}

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from support.mock_fxa import SYNC_SCOPE, _rsa_key, public_jwk, unused_port
+from support.mock_fxa import SYNC_SCOPE, _rsa_key, public_jwk
+from support.server import free_port
 from syncstorage.settings import Settings
 from syncstorage.tokenserver.oauth import (
     AccountsUnavailable,
@@ -186,7 +187,7 @@ def test_remote_scope_as_string_and_extra_keys(fxa, verifier):
 
 
 def test_accounts_server_unreachable():
-    verifier = OAuthVerifier(f"http://127.0.0.1:{unused_port()}", timeout=2)
+    verifier = OAuthVerifier(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(AccountsUnavailable):
         verifier.verify("opaque token")
     # A JWT with no reachable JWKS goes to remote verify, which is unreachable too.

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 import tokenlib
 
-from tokenserver_support import FXA_UID, NODE, SECRET
+from support.tokenserver import FXA_UID, NODE, SECRET
 from syncstorage.tokenserver.schema import MAX_GENERATION, nodes, users
 
 EMAIL = f"{FXA_UID}@api.accounts.firefox.com"

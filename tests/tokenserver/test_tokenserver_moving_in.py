@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 
-from databases import fresh_database_url
-from old_syncserver import T0, build_old_database
-from ops_support import invoke
-from tokenserver_support import FXA_UID, make_settings
+from support.databases import fresh_database_url
+from support.old_syncserver import T0, build_old_database
+from support.cli import invoke
+from support.tokenserver import FXA_UID, make_settings
 
 
 def key_id(keys_changed_at: int, client_state: str) -> str:
