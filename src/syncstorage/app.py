@@ -29,6 +29,7 @@ from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage import Storage
+from syncstorage.timestamps import WALL_CLOCK, Clock
 from syncstorage.tokenserver import Tokenserver
 from syncstorage.web.api import StorageAPI, is_storage_api
 from syncstorage.web.context import Context
@@ -37,7 +38,11 @@ from syncstorage.web.ops import ops_routes
 from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings, *, storage: Storage | None = None, clock: Clock = WALL_CLOCK
+) -> ASGIApp:
+    """`clock`: the time of the storage made here and of authentication
+    (tests advance one instead of sleeping)."""
     metrics.configure(settings)
     if storage is None:
         from syncstorage.storage.sql import SQLStorage
@@ -47,9 +52,10 @@ def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp
             **settings.storage_layout,
             database_timeout=settings.database_timeout,
             lock_timeout=settings.lock_timeout,
+            clock=clock,
         )
     authenticator = HawkAuthenticator.from_settings(
-        settings, make_nonce_store(settings.nonce_store_url)
+        settings, make_nonce_store(settings.nonce_store_url), clock
     )
     routes = [*ops_routes(settings, storage), *metrics_routes(settings)]
     tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None

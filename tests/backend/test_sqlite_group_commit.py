@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -166,7 +167,7 @@ def test_conflict_rule_between_members_of_one_group(storage, commits, monkeypatc
     collection conflicts, and only its own work is undone."""
     write(storage, 1, "bookmarks", items(1, "old"))
     frozen = read(storage, 1, "bookmarks", lambda s: s.collection_timestamp()) + 1000
-    monkeypatch.setattr("syncstorage.timestamps.now_ms", lambda: frozen)
+    monkeypatch.setattr(storage, "clock", SimpleNamespace(now_ms=lambda: frozen, time=lambda: frozen / 1000))
     # a frozen clock never reaches the next tick: do not wait for it, and
     # let the collection's second writer into the group (CollectionQueue
     # would hold it until the first one's tick, and so its commit)

@@ -74,15 +74,20 @@ class SQLStorage:
         lock_timeout: float = 10.0,
         database_timeout: float | None = None,
         collection_cache_size: int = MAX_COLLECTIONS_CACHE_SIZE,
+        clock: timestamps.Clock = timestamps.WALL_CLOCK,
     ):
         """`database_timeout`: seconds any one wait for the database may
         last, the wait for a pooled connection included (the server's
-        setting); None for work that may take long (`Dialect.database_timeout`)."""
+        setting); None for work that may take long (`Dialect.database_timeout`).
+        `clock`: the time of writes, expiry and purges."""
+        self.clock = clock
         self.dialect, self.engine = db.create_engine(
             url, lock_timeout=lock_timeout, database_timeout=database_timeout, pool_size=pool_size
         )
         self.url = self.engine.url
-        self.writers = self.dialect.writers(self.engine, max_tick_wait=MAX_TICK_WAIT_MS / 1000)
+        self.writers = self.dialect.writers(
+            self.engine, max_tick_wait=MAX_TICK_WAIT_MS / 1000, clock=clock.time
+        )
         self.tables = StorageTables(shard=shard, shardsize=shardsize)
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait
@@ -126,7 +131,7 @@ class SQLStorage:
     ) -> PurgeResult:
         """Delete expired BSOs and stale batches in bounded, short
         transactions (storage-model §8)."""
-        now_s = timestamps.now_ms() // 1000
+        now_s = self.clock.now_ms() // 1000
         item_cutoff = now_s - grace
         batch_cutoff = (now_s - BATCH_LIFETIME_MS // 1000 - grace) * 1000
         incomplete = False
@@ -222,15 +227,15 @@ class SQLSession:
         elif self.write:
             self._lock(TOMBSTONE_COLLECTION)  # DELETE storage, §5.5
             return
-        self.now = timestamps.now_ms()
+        self.now = self.storage.clock.now_ms()
 
     def _lock(self, collectionid: int) -> None:
         self._last_modified = self.conn.execute(
             self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
         ).scalar()
-        self.now = timestamps.now_ms()
+        self.now = self.storage.clock.now_ms()
         if self.write and self._last_modified is not None:
-            self.now = _after_tick(self._last_modified, self.now)
+            self.now = _after_tick(self._last_modified, self.now, self.storage.clock)
         self._check_advances(self._last_modified)
 
     def _check_advances(self, last_modified: int | None) -> None:
@@ -600,7 +605,7 @@ class SQLSession:
         return self.now
 
 
-def _after_tick(last_modified: int, now: int) -> int:
+def _after_tick(last_modified: int, now: int, clock: timestamps.Clock) -> int:
     """`now`, or once the collection's last write is in the past, the first
     tick after it, waited for while holding the lock.
 
@@ -618,9 +623,9 @@ def _after_tick(last_modified: int, now: int) -> int:
     it, in db/sqlite_writes.CollectionQueue.)
     """
     if 0 <= last_modified - now < MAX_TICK_WAIT_MS:
-        wait = last_modified / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
+        wait = last_modified / 1000 - clock.time() + 0.0005  # now_ms() rounds up past it
         time.sleep(min(max(wait, 0), MAX_TICK_WAIT_MS / 1000))
-        now = timestamps.now_ms()
+        now = clock.now_ms()
     return now
 
 
