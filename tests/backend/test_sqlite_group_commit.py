@@ -201,7 +201,12 @@ def test_a_member_returns_only_after_the_commit(storage):
         checks["after return"] = stored(storage, 1, "bookmarks", "a") is not None
 
     def second(session):
-        time.sleep(0.2)  # the first member would have returned by now
+        # the first member is parked on the group's commit (the Event's own
+        # waiter list: a member that did not wait would never show there)
+        done, deadline = storage.writers._writes._group.done, time.monotonic() + 10
+        while not done._cond._waiters and not first_returned.is_set():
+            assert time.monotonic() < deadline, "the first member neither waits nor returns"
+            time.sleep(0.005)
         checks["returned early"] = first_returned.is_set()
         checks["reader saw it early"] = stored(storage, 1, "bookmarks", "a") is not None
         return session.set_items([BSOUpdate("b")])
