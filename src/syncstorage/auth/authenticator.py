@@ -67,7 +67,8 @@ def _identity_from_payload(payload: dict) -> Identity:
     if not isinstance(payload.get("salt"), str):
         raise AuthError("token salt is not a string")
     expires = payload.get("expires")
-    if type(expires) not in (int, float) or not math.isfinite(expires):
+    # type(), not isinstance: True is no expiry; mypy narrows only isinstance
+    if type(expires) not in (int, float) or not math.isfinite(expires):  # type: ignore[arg-type]
         raise AuthError("token expires is not a number")
     for field in _IDENTIFIER_FIELDS:
         value = payload.get(field)
