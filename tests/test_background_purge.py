@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from support.cli import storage  # noqa: F401  (fixture)
 
 from syncstorage.app import create_app
-from syncstorage.background_purge import PurgeLock
+from syncstorage.background_purge import BackgroundPurge, PurgeLock
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.schema import MAX_TTL
@@ -53,29 +53,46 @@ def wait_for(condition, timeout: float = 20.0) -> bool:
     return False
 
 
-def test_off_by_default(database_url, storage, tmp_path):
+def recorded(monkeypatch, cls, method: str) -> list:
+    """The results of every call of `cls.method` from now on."""
+    results, original = [], getattr(cls, method)
+
+    def recording(self, *args, **kwargs):
+        results.append(original(self, *args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(cls, method, recording)
+    return results
+
+
+def test_off_by_default(database_url, storage, tmp_path, monkeypatch):
+    started = recorded(monkeypatch, BackgroundPurge, "start")  # the next test sees it called
     seed(storage)
-    with running_app(database_url, tmp_path, purge_interval=0):
-        time.sleep(1.5)
+    with running_app(database_url, tmp_path) as client:
+        assert client.get("/__lbheartbeat__").status_code == 200  # the lifespan has run
+    assert started == []
     assert remaining(storage) == 3 + EXPIRED
 
 
-def test_purges_expired_rows_in_the_background_and_keeps_live_ones(database_url, storage, tmp_path):
+def test_purges_expired_rows_in_the_background_and_keeps_live_ones(database_url, storage, tmp_path, monkeypatch):
+    started = recorded(monkeypatch, BackgroundPurge, "start")
     seed(storage)
     with running_app(database_url, tmp_path, purge_interval=1) as client:
+        assert started == [None]
         assert wait_for(lambda: remaining(storage) == 3)
         assert client.get("/__lbheartbeat__").status_code == 200  # serving meanwhile
     assert remaining(storage) == 3
 
 
-def test_only_one_process_purges_at_a_time(database_url, storage, tmp_path):
+def test_only_one_process_purges_at_a_time(database_url, storage, tmp_path, monkeypatch):
     seed(storage)
     other_worker = PurgeLock(SQLStorage(database_url))
     assert other_worker.acquire()
     try:
         assert not PurgeLock(storage).acquire()  # the same lock, as another worker sees it
+        acquired = recorded(monkeypatch, PurgeLock, "acquire")
         with running_app(database_url, tmp_path, purge_interval=1):
-            time.sleep(2.5)  # two rounds, both skipped
+            assert wait_for(lambda: acquired[:2] == [False, False])  # two rounds, both skipped
             assert remaining(storage) == 3 + EXPIRED
             other_worker.release()
             assert wait_for(lambda: remaining(storage) == 3)

@@ -28,7 +28,8 @@ from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
 from syncstorage.metrics.middleware import MetricsMiddleware
 from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
-from syncstorage.storage import Storage
+from syncstorage.storage.sql import SQLStorage
+from syncstorage.timestamps import WALL_CLOCK, Clock
 from syncstorage.tokenserver import Tokenserver
 from syncstorage.web.api import StorageAPI, is_storage_api
 from syncstorage.web.context import Context
@@ -37,19 +38,19 @@ from syncstorage.web.ops import ops_routes
 from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None) -> ASGIApp:
+def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
+    """`clock`: the time of storage and authentication (tests advance one
+    instead of sleeping)."""
     metrics.configure(settings)
-    if storage is None:
-        from syncstorage.storage.sql import SQLStorage
-
-        storage = SQLStorage(
-            settings.effective_database_url,
-            **settings.storage_layout,
-            database_timeout=settings.database_timeout,
-            lock_timeout=settings.lock_timeout,
-        )
+    storage = SQLStorage(
+        settings.effective_database_url,
+        **settings.storage_layout,
+        database_timeout=settings.database_timeout,
+        lock_timeout=settings.lock_timeout,
+        clock=clock,
+    )
     authenticator = HawkAuthenticator.from_settings(
-        settings, make_nonce_store(settings.nonce_store_url)
+        settings, make_nonce_store(settings.nonce_store_url), clock
     )
     routes = [*ops_routes(settings, storage), *metrics_routes(settings)]
     tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None

@@ -88,15 +88,16 @@ class BackgroundPurge:
         (expired items, stale batches, staged batch items) deleted, or None
         when another process holds the lock."""
         # threads are not cancellable: a shutdown waits for the current pass
-        deleted = (0, 0, 0)
+        expired = batches = batch_items = 0
         try:
             if not await anyio.to_thread.run_sync(self.lock.acquire):
                 log.debug("another process is purging; skipped")
                 return None
             while True:
                 result = await anyio.to_thread.run_sync(partial(self.storage.purge, max_loops=1))
-                pass_deleted = (result.expired_items, result.stale_batches, result.stale_batch_items)
-                deleted = tuple(map(sum, zip(deleted, pass_deleted)))
+                expired += result.expired_items
+                batches += result.stale_batches
+                batch_items += result.stale_batch_items
                 if not result.incomplete:
                     break
         finally:
@@ -104,6 +105,7 @@ class BackgroundPurge:
             # In the event loop, not a thread, so a cancellation cannot skip
             # it: a file close or one statement on the open connection.
             self.lock.release()
+        deleted = (expired, batches, batch_items)
         if any(deleted):
             log.info("background purge deleted %d expired items, %d stale batches, %d staged batch items", *deleted)
         return deleted

@@ -13,6 +13,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError, TomlConfigSettingsSource
@@ -62,9 +63,9 @@ def setting_source(name: str, flags: dict[str, object], file_data: dict, config_
     return "default"
 
 
-def load_settings(config_file: Path | None = None, **flags: object) -> Settings:
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     """The effective Settings. `flags` are command-line values (None: not
-    given)."""
+    given), of any type until Settings validates them."""
     given = {name: value for name, value in flags.items() if value is not None}
     file_source = _read_config_file(config_file) if config_file is not None else None
 
@@ -128,7 +129,7 @@ def _toml(value: object) -> str:
 def _shown_value(name: str, value: object) -> str:
     """TOML for a setting's value, with secrets and URL passwords masked."""
     if "secret" in name:
-        hidden = [f"<hidden, {len(s)} characters>" for s in (value if isinstance(value, list) else [value])]
+        hidden = [f"<hidden, {len(str(s))} characters>" for s in (value if isinstance(value, list) else [value])]
         return _toml(hidden if isinstance(value, list) else hidden[0])
     if isinstance(value, str) and name.endswith("_url"):
         value = masked_url(value)

@@ -29,6 +29,20 @@ def now_ms() -> int:
     return -(-ns // 10_000_000) * 10
 
 
+class Clock:
+    """The time storage, the authenticator and the SQLite writers read,
+    injected so that tests advance it instead of sleeping through TTLs,
+    batch lifetimes and timestamp windows. This one is the wall clock: its
+    methods are the module's own functions, so reading it costs one
+    attribute lookup more than calling them directly."""
+
+    now_ms = staticmethod(now_ms)
+    time = staticmethod(time.time)  # seconds, as a float
+
+
+WALL_CLOCK = Clock()
+
+
 def parse_ms(text: str) -> int:
     """Parse a client timestamp ("1700000000.123") into integer ms.
 

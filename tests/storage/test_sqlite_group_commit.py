@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -166,7 +167,7 @@ def test_conflict_rule_between_members_of_one_group(storage, commits, monkeypatc
     collection conflicts, and only its own work is undone."""
     write(storage, 1, "bookmarks", items(1, "old"))
     frozen = read(storage, 1, "bookmarks", lambda s: s.collection_timestamp()) + 1000
-    monkeypatch.setattr("syncstorage.timestamps.now_ms", lambda: frozen)
+    monkeypatch.setattr(storage, "clock", SimpleNamespace(now_ms=lambda: frozen, time=lambda: frozen / 1000))
     # a frozen clock never reaches the next tick: do not wait for it, and
     # let the collection's second writer into the group (CollectionQueue
     # would hold it until the first one's tick, and so its commit)
@@ -200,7 +201,12 @@ def test_a_member_returns_only_after_the_commit(storage):
         checks["after return"] = stored(storage, 1, "bookmarks", "a") is not None
 
     def second(session):
-        time.sleep(0.2)  # the first member would have returned by now
+        # the first member is parked on the group's commit (the Event's own
+        # waiter list: a member that did not wait would never show there)
+        done, deadline = storage.writers._writes._group.done, time.monotonic() + 10
+        while not done._cond._waiters and not first_returned.is_set():
+            assert time.monotonic() < deadline, "the first member neither waits nor returns"
+            time.sleep(0.005)
         checks["returned early"] = first_returned.is_set()
         checks["reader saw it early"] = stored(storage, 1, "bookmarks", "a") is not None
         return session.set_items([BSOUpdate("b")])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from urllib.parse import quote
 
 import pytest
@@ -198,7 +197,7 @@ def test_empty_commit_bodies(client, content_type, body, status):
         assert client.get("/storage/col").json() == []
 
 
-def test_batch_ttl_update_keeps_payloads(client):
+def test_batch_ttl_update_keeps_payloads(client, clock):
     # ttl-only items staged in a batch: payloads stay, ttl counts from commit
     client.upload("col", {"id": "a", "payload": "ayy"}, {"id": "b", "payload": "bea"}, {"id": "c", "payload": "see"})
     r = client.post("/storage/col?batch=true", json=[])
@@ -212,6 +211,6 @@ def test_batch_ttl_update_keeps_payloads(client):
     got = {b["id"]: b for b in client.get("/storage/col?full=1").json()}
     assert {k: v["payload"] for k, v in got.items()} == {"a": "ayy", "b": "bea", "c": "see"}
     assert got["a"]["modified"] == committed  # every staged item gets T (§9.4)
-    time.sleep(max(0.0, committed + 1.05 - time.time()))
+    clock.advance(committed + 1.05 - clock.time())
     assert client.get("/storage/col?full=1").json()[0]["payload"] == "see"
     assert client.get("/storage/col").json() == ["c"]

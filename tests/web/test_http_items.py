@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import quote
 
 import pytest
@@ -159,11 +158,11 @@ def test_put_known_bad_crypto_payload(client):
         assert_error(client.put("/storage/crypto/keys", json={"payload": payload}), 400, 8)
 
 
-def test_ttl_lifetime_ends_on_time(client):
+def test_ttl_lifetime_ends_on_time(client, clock):
     # gone once T + ttl has passed, never late (§11)
     t = float(client.put("/storage/col/x", json={"payload": "p", "ttl": 1}).text)
     client.put("/storage/col/y", json={"payload": "p", "ttl": 60})
-    time.sleep(max(0.0, t + 1.05 - time.time()))
+    clock.advance(t + 1.05 - clock.time())
     assert_error(client.get("/storage/col/x"), 404)
     assert client.get("/storage/col").json() == ["y"]
     assert client.get("/info/collection_counts").json() == {"col": 1}
@@ -187,18 +186,18 @@ def test_delete_expired_item_is_404(client):
     assert_error(client.delete("/storage/col/x"), 404)
 
 
-def test_ttl_update_without_data(db_client):
+def test_ttl_update_without_data(db_client, clock):
     # Mozilla's test_update_of_ttl_without_sending_data, on every database:
     # refreshing a ttl keeps the payload, even if the whole-second expiry
     # already hid the record (§3.3, §11)
     c = db_client
     for id in ("TEST1", "TEST2"):
         c.put(f"/storage/col/{id}", json={"payload": "x", "ttl": 1})
-    time.sleep(0.2)
+    clock.advance(0.2)
     c.put("/storage/col/TEST2", json={"ttl": 10})
     c.put("/storage/col/TEST3", json={"ttl": 10})
     c.put("/storage/col/TEST1", json={"sortindex": 3})  # leaves its ttl alone
-    time.sleep(0.8)
+    clock.advance(0.8)
     items = {b["id"]: b for b in c.get("/storage/col?full=1").json()}
     assert sorted(items) == ["TEST2", "TEST3"]
     assert items["TEST2"]["payload"] == "x"

@@ -12,10 +12,24 @@ import pytest
 from sqlalchemy.engine import make_url
 
 
-def test_requests_waiting_for_the_write_lock_do_not_block_reads(client):
+def test_requests_waiting_for_the_write_lock_do_not_block_reads(client, monkeypatch):
     """More writers wait than there are write threads; reads still run on
     threads of their own (Storage.read_threads / write_threads)."""
     client.upload("col", {"id": "a", "payload": "old"})
+    from syncstorage.storage.sql import SQLStorage
+
+    # the write sessions started, each holding a write thread while it waits
+    writing, original = threading.Semaphore(0), SQLStorage.session
+
+    def counting(self, userid, collection=None, *, write=False):
+        if write:
+            writing.release()
+        return original(self, userid, collection, write=write)
+
+    monkeypatch.setattr(SQLStorage, "session", counting)
+    probe = SQLStorage(client.settings.effective_database_url)  # as create_app makes it
+    threads = probe.write_threads
+    probe.close()
     database = make_url(client.settings.effective_database_url).database
     other_process = sqlite3.connect(database, isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # SQLite's write lock, as another worker would
@@ -28,12 +42,14 @@ def test_requests_waiting_for_the_write_lock_do_not_block_reads(client):
                 n, client.put(f"/storage/col{n}/w", json={"payload": "new"})
             )
         )
-        for n in range(8)  # SQLite gets 4 write threads: all busy, 4 queued
+        for n in range(threads + 4)  # all write threads busy, 4 PUTs queued
     ]
     try:
         for writer in writers:
             writer.start()
-        time.sleep(0.3)  # the PUTs now wait for the lock on storage threads
+        for _ in range(threads):  # every write thread now waits for the lock
+            assert writing.acquire(timeout=10)
+        assert not writing.acquire(timeout=0.1)  # and no fifth: the other PUTs queue
         assert all(writer.is_alive() for writer in writers)
         started = time.monotonic()
         for _ in range(5):
@@ -46,8 +62,8 @@ def test_requests_waiting_for_the_write_lock_do_not_block_reads(client):
         other_process.close()
         for writer in writers:
             writer.join(30)
-    assert [answers[n].status_code for n in range(8)] == [200] * 8
-    assert client.get("/storage/col7/w").json()["payload"] == "new"
+    assert [answers[n].status_code for n in range(threads + 4)] == [200] * (threads + 4)
+    assert client.get(f"/storage/col{threads + 3}/w").json()["payload"] == "new"
 
 
 def _session_threads(client, monkeypatch, requests) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from syncstorage.auth.hawk import (
 from syncstorage.auth.identity import AuthError, Identity
 from syncstorage.auth.nonces import NonceStore, nonce_key
 from syncstorage.auth.tokens import TokenVerifier, derived_secret
+from syncstorage.timestamps import WALL_CLOCK, Clock
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9=\-_]{1,64}")
 _IDENTIFIER_FIELDS = ("hashed_fxa_uid", "fxa_uid", "fxa_kid", "hashed_device_id", "device_id")
@@ -67,7 +67,8 @@ def _identity_from_payload(payload: dict) -> Identity:
     if not isinstance(payload.get("salt"), str):
         raise AuthError("token salt is not a string")
     expires = payload.get("expires")
-    if type(expires) not in (int, float) or not math.isfinite(expires):
+    # type(), not isinstance: True is no expiry; mypy narrows only isinstance
+    if type(expires) not in (int, float) or not math.isfinite(expires):  # type: ignore[arg-type]
         raise AuthError("token expires is not a number")
     for field in _IDENTIFIER_FIELDS:
         value = payload.get(field)
@@ -130,7 +131,9 @@ class HawkAuthenticator:
         expired_token_timeout: int = 7200,
         force_public_url_host: bool = False,
         token_cache_size: int = 10_000,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
+        self._clock = clock
         self._tokens = TokenVerifier(secrets)
         self._nonce_store = nonce_store
         self._skew_window = skew_window
@@ -148,8 +151,11 @@ class HawkAuthenticator:
         self._verify_token = functools.lru_cache(maxsize=token_cache_size)(self._verify_token_uncached)
 
     @classmethod
-    def from_settings(cls, settings, nonce_store: NonceStore) -> HawkAuthenticator:
+    def from_settings(
+        cls, settings, nonce_store: NonceStore, clock: Clock = WALL_CLOCK
+    ) -> HawkAuthenticator:
         return cls(
+            clock=clock,
             secrets=settings.master_secret,
             public_url=settings.effective_public_url,
             nonce_store=nonce_store,
@@ -189,7 +195,7 @@ class HawkAuthenticator:
         # 2-4, 6-7 (token-only facts, cached)
         token = self._verify_token(hawk["id"])
         # 5. expiry, with the grace for polling info/collections
-        now = time.time()
+        now = self._clock.time()
         if token.expires <= now:
             if not allow_expired:
                 raise AuthError("expired token")

@@ -99,9 +99,13 @@ class Dialect(abc.ABC):
         return pool_size, pool_size
 
     # --- transactions and locks (storage-model §5) ---
-    def writers(self, engine: sa.Engine, *, max_tick_wait: float) -> Writers:
+    def writers(
+        self, engine: sa.Engine, *, max_tick_wait: float, clock: Callable[[], float]
+    ) -> Writers:
         """How storage's sessions on `engine` (given to `install`) get their
-        transactions; `max_tick_wait`: see `Writers.collection_writers`."""
+        transactions; `max_tick_wait`: see `Writers.collection_writers`;
+        `clock`: the time in seconds by storage's clock, which SQLite's
+        writers wait by for a collection's next tick."""
         return Writers(engine)
 
     @abc.abstractmethod

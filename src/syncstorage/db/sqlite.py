@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -33,8 +34,10 @@ class SQLiteDialect(Dialect):
     # 0.28 s to merge 5,000 staged items into 100,000 records (docs/performance.md)
     stable_key_plans = True
 
-    def writers(self, engine: sa.Engine, *, max_tick_wait: float) -> Writers:
-        return _GroupWriters(engine, self, max_tick_wait)
+    def writers(
+        self, engine: sa.Engine, *, max_tick_wait: float, clock: Callable[[], float]
+    ) -> Writers:
+        return _GroupWriters(engine, self, max_tick_wait, clock)
 
     def threads(self, pool_size: int) -> tuple[int, int]:
         # SQLite runs in this process: a read is CPU under the GIL (each call
@@ -150,7 +153,13 @@ class _GroupWriters(Writers):
     (docs/architecture.md, "SQLite writers"). Writers of other processes
     (--workers N) still meet in the busy handler: correct, not as fast."""
 
-    def __init__(self, engine: sa.Engine, dialect: SQLiteDialect, max_tick_wait: float):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        dialect: SQLiteDialect,
+        max_tick_wait: float,
+        clock: Callable[[], float],
+    ):
         super().__init__(engine)
         self._writes = sqlite_writes.GroupCommit(
             engine.execution_options(**{WRITE_OPTION: True}),
@@ -158,7 +167,7 @@ class _GroupWriters(Writers):
             classify=dialect.classify,
         )
         self._collection_queue = sqlite_writes.CollectionQueue(
-            lock_timeout=dialect.lock_timeout, max_tick_wait=max_tick_wait
+            lock_timeout=dialect.lock_timeout, max_tick_wait=max_tick_wait, clock=clock
         )
 
     def transaction(self, *, write: bool) -> contextlib.AbstractContextManager[sa.Connection]:

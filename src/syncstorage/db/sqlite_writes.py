@@ -229,8 +229,11 @@ class CollectionQueue:
     still meet under the lock.
     """
 
-    def __init__(self, *, lock_timeout: float, max_tick_wait: float):
+    def __init__(
+        self, *, lock_timeout: float, max_tick_wait: float, clock: Callable[[], float]
+    ):
         self._lock_timeout = lock_timeout
+        self._clock = clock  # seconds, from the clock that stamps `last_written`
         self._max_tick_wait = max_tick_wait
         self._mutex = threading.Lock()
         self._collections: dict[tuple[int, str], _Writers] = {}  # only those with writers
@@ -251,7 +254,7 @@ class CollectionQueue:
             try:
                 with self._mutex:
                     previous = self._last_written.get(key, 0)
-                wait = previous / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
+                wait = previous / 1000 - self._clock() + 0.0005  # now_ms() rounds up past it
                 if wait > 0:
                     time.sleep(min(wait, self._max_tick_wait))
                 turn = _Turn()
@@ -271,7 +274,7 @@ class CollectionQueue:
         """Under _mutex."""
         self._last_written[key] = written
         if len(self._last_written) > _REMEMBERED:
-            recent = time.time() * 1000 - 1000 * self._max_tick_wait
+            recent = self._clock() * 1000 - 1000 * self._max_tick_wait
             self._last_written = {k: t for k, t in self._last_written.items() if t > recent}
 
 

@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,7 @@ class OAuthVerifier:
         self,
         server_url: str,
         timeout: float,
-        configured_jwks: list[dict[str, Any]] = (),
+        configured_jwks: Sequence[dict[str, Any]] = (),
     ) -> None:
         base = oauth_base_url(server_url)
         self._jwks_url = f"{base}/v1/jwks"

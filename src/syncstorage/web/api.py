@@ -147,9 +147,12 @@ class StorageAPI:
         # future.cancel() succeeds only while the call is still queued: one
         # that runs is bounded by the database's own deadlines
         expired: list[bool] = []
-        timer = asyncio.get_running_loop().call_later(
-            self.queue_timeout, lambda: future.cancel() and expired.append(True)
-        )
+
+        def expire() -> None:
+            if future.cancel():
+                expired.append(True)
+
+        timer = asyncio.get_running_loop().call_later(self.queue_timeout, expire)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import orjson
 
@@ -29,7 +30,7 @@ def media_type(content_type: str | None) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
-def _loads(data: bytes) -> object:
+def _loads(data: bytes) -> Any:  # any JSON value: the callers check its type
     # orjson rejects NaN/Infinity and lone surrogates, and turns integers
     # beyond 64 bits into floats (then refused as "JSON integers only").
     try:
@@ -38,7 +39,7 @@ def _loads(data: bytes) -> object:
         raise invalid_bso() from None
 
 
-def _parse_newlines(body: bytes) -> list[object]:
+def _parse_newlines(body: bytes) -> list[Any]:
     lines = body.split(b"\n")
     if lines[-1] == b"":  # one final terminator (or an empty body)
         lines.pop()
@@ -96,7 +97,7 @@ def parse_post(
     for element in elements:
         id = element["id"]
         update = check_bso(element, id) if is_bso_id(id) else "invalid id"
-        if type(update) is str:
+        if isinstance(update, str):
             result.failed[id] = update
             continue
         count += 1
@@ -128,7 +129,7 @@ def parse_put(
     if "id" in obj and (type(obj["id"]) is not str or not is_bso_id(obj["id"])):
         raise invalid_bso()
     update = check_bso(obj, id)  # the URL id wins
-    if type(update) is str or payload_bytes(update.payload) > max_payload:
+    if isinstance(update, str) or payload_bytes(update.payload) > max_payload:
         raise invalid_bso()
     _reject_bad_crypto(collection, [update.payload])
     return update

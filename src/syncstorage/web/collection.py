@@ -35,7 +35,7 @@ def post_collection(ctx: Context, call: Call) -> Result:
     batch = BatchParams(call.query)
     check_size_hints(call.headers, ctx.limits)
     items = parse_post(
-        call.body, call.headers.get("content-type"), call.target.collection, ctx.limits
+        call.body, call.headers.get("content-type"), call.target.collection_name, ctx.limits
     )
     # as received (a POST retried after a same-slot conflict counts twice)
     metrics.observe_batch(len(items.accepted))

@@ -13,7 +13,7 @@ from syncstorage.web.validation import payload_bytes
 
 def get_item(ctx: Context, call: Call) -> Result:
     with session(ctx, call) as (s, _):
-        record = s.get_item(call.target.item)
+        record = s.get_item(call.target.item_id)
     if record is None:
         raise not_found()
     # X-Last-Modified is the item's own modified (storage-api §7)
@@ -24,8 +24,8 @@ def put_item(ctx: Context, call: Call) -> Result:
     update = parse_put(
         call.body,
         call.headers.get("content-type"),
-        call.target.collection,
-        call.target.item,
+        call.target.collection_name,
+        call.target.item_id,
         ctx.limits["max_record_payload_bytes"],
     )
     with session(ctx, call, write=True) as (s, _):
@@ -36,7 +36,7 @@ def put_item(ctx: Context, call: Call) -> Result:
 
 def delete_item(ctx: Context, call: Call) -> Result:
     with session(ctx, call, write=True) as (s, _):
-        if not s.delete_item(call.target.item):
+        if not s.delete_item(call.target.item_id):
             raise not_found()
         now = s.now
     return Result(b'{"modified":%s}' % rendering.ts(now), last_modified=now, timestamp=now)

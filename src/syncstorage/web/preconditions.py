@@ -56,7 +56,7 @@ class Preconditions:
         if which is Timestamp.ITEM:
             if self.modified_since is None and self.unmodified_since is None:
                 return None
-            ts = s.item_timestamp(target.item)
+            ts = s.item_timestamp(target.item_id)
         elif which is Timestamp.COLLECTION:
             ts = s.collection_timestamp()
         else:

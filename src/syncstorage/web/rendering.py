@@ -42,7 +42,7 @@ def _records(items: Iterable[BSO]) -> list[dict]:
     the same request share `modified`, so its text is built once per page.
     """
     stamps: dict[int, orjson.Fragment] = {}
-    records = []
+    records: list[dict] = []
     for id, modified, payload, sortindex in items:
         stamp = stamps.get(modified)
         if stamp is None:

@@ -39,6 +39,20 @@ class Target(NamedTuple):
     collection: str | None = None
     item: str | None = None
 
+    # The handlers of collection and item routes read these: the router
+    # always fills them for those routes, so None there is a routing bug.
+    @property
+    def collection_name(self) -> str:
+        if self.collection is None:
+            raise LookupError(f"route {self.route.name} names no collection")
+        return self.collection
+
+    @property
+    def item_id(self) -> str:
+        if self.item is None:
+            raise LookupError(f"route {self.route.name} names no item")
+        return self.item
+
 
 def _decode(segment: str) -> str:
     return unquote(segment) if "%" in segment else segment

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from ... import db, metrics
+from ... import db, metrics, timestamps
 from .batches import Batches
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .maintenance import Maintenance
@@ -42,15 +42,20 @@ class SQLStorage(Maintenance):
         lock_timeout: float = 10.0,
         database_timeout: float | None = None,
         collection_cache_size: int = MAX_COLLECTIONS_CACHE_SIZE,
+        clock: timestamps.Clock = timestamps.WALL_CLOCK,
     ):
         """`database_timeout`: seconds any one wait for the database may
         last, the wait for a pooled connection included (the server's
-        setting); None for work that may take long (`Dialect.database_timeout`)."""
+        setting); None for work that may take long (`Dialect.database_timeout`).
+        `clock`: the time of writes, expiry and purges."""
+        self.clock = clock
         self.dialect, self.engine = db.create_engine(
             url, lock_timeout=lock_timeout, database_timeout=database_timeout, pool_size=pool_size
         )
         self.url = self.engine.url
-        self.writers = self.dialect.writers(self.engine, max_tick_wait=MAX_TICK_WAIT_MS / 1000)
+        self.writers = self.dialect.writers(
+            self.engine, max_tick_wait=MAX_TICK_WAIT_MS / 1000, clock=clock.time
+        )
         self.tables = StorageTables(shard=shard, shardsize=shardsize)
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait

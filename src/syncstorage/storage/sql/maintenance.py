@@ -43,6 +43,7 @@ class Maintenance:
     if TYPE_CHECKING:
         tables: StorageTables
         dialect: Dialect
+        clock: timestamps.Clock
 
         def transaction(self, *, write: bool) -> AbstractContextManager[sa.Connection]: ...
 
@@ -55,7 +56,7 @@ class Maintenance:
     ) -> PurgeResult:
         """Delete expired BSOs and stale batches in bounded, short
         transactions (storage-model §8)."""
-        now_s = timestamps.now_ms() // 1000
+        now_s = self.clock.now_ms() // 1000
         item_cutoff = now_s - grace
         batch_cutoff = (now_s - BATCH_LIFETIME_MS // 1000 - grace) * 1000
         incomplete = False
@@ -94,7 +95,7 @@ class Maintenance:
 
     def stats(self) -> tuple[dict[str, CollectionStats], int, int, int]:
         """(stats by collection name, users with data, expired items, last activity ms)."""
-        tables, now_s = self.tables, timestamps.now_ms() // 1000
+        tables, now_s = self.tables, self.clock.now_ms() // 1000
         uc = tables.user_collections
         by_id: dict[int, CollectionStats] = {}
         expired = 0

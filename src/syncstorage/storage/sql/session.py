@@ -69,15 +69,15 @@ class SessionCore:
         elif self.write:
             self._lock(TOMBSTONE_COLLECTION)  # DELETE storage, §5.5
             return
-        self.now = timestamps.now_ms()
+        self.now = self.storage.clock.now_ms()
 
     def _lock(self, collectionid: int) -> None:
         self._last_modified = self.conn.execute(
             self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
         ).scalar()
-        self.now = timestamps.now_ms()
+        self.now = self.storage.clock.now_ms()
         if self.write and self._last_modified is not None:
-            self.now = _after_tick(self._last_modified, self.now)
+            self.now = _after_tick(self._last_modified, self.now, self.storage.clock)
         self._check_advances(self._last_modified)
 
     def _check_advances(self, last_modified: int | None) -> None:
@@ -134,7 +134,7 @@ class SessionCore:
         return {"uid": self.userid, "cid": self.collection_id, "item": id, "now_s": self.now_s}
 
 
-def _after_tick(last_modified: int, now: int) -> int:
+def _after_tick(last_modified: int, now: int, clock: timestamps.Clock) -> int:
     """`now`, or once the collection's last write is in the past, the first
     tick after it, waited for while holding the lock.
 
@@ -152,7 +152,7 @@ def _after_tick(last_modified: int, now: int) -> int:
     it, in db/sqlite_writes.CollectionQueue.)
     """
     if 0 <= last_modified - now < MAX_TICK_WAIT_MS:
-        wait = last_modified / 1000 - time.time() + 0.0005  # now_ms() rounds up past it
+        wait = last_modified / 1000 - clock.time() + 0.0005  # now_ms() rounds up past it
         time.sleep(min(max(wait, 0), MAX_TICK_WAIT_MS / 1000))
-        now = timestamps.now_ms()
+        now = clock.now_ms()
     return now
