@@ -12,6 +12,8 @@ The sharded layout (storage-model §3.6) is chosen by the `shard` and
 `shardsize` attributes that `migrate.upgrade` puts into the Alembic config.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -23,7 +25,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+# Any: dialect options go to **kw; as dict[str, str] mypy would match them
+# against the typed keywords (quote: bool, ...).
+MYSQL: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 FIRST_CUSTOM_ID = 100  # storage-model §4.1
 
 

@@ -15,6 +15,8 @@ tokenserver database (same tables) can be adopted by pointing
 `tokenserver_database_url` at it and running `syncstorage db upgrade`.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +25,9 @@ down_revision = "0001_storage"
 branch_labels = None
 depends_on = None
 
-MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+# Any: dialect options go to **kw; as dict[str, str] mypy would match them
+# against the typed keywords (quote: bool, ...).
+MYSQL: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 # SQLite: INTEGER PRIMARY KEY (a rowid alias, so explicit and automatic ids
 # both work) with AUTOINCREMENT (a deleted user's uid is never handed out again).
 SQLITE = {"sqlite_autoincrement": True}

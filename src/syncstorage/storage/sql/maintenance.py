@@ -100,7 +100,7 @@ class Maintenance:
         by_id: dict[int, CollectionStats] = {}
         expired = 0
         with self.transaction(write=False) as conn:
-            names = dict(conn.execute(sa.select(tables.collections.c.collectionid, tables.collections.c.name)).all())
+            names: dict[int, str] = dict(conn.execute(sa.select(tables.collections.c.collectionid, tables.collections.c.name)).all())
             for row in conn.execute(
                 sa.select(uc.c.collection, sa.func.count(), sa.func.max(uc.c.last_modified))
                 .where(uc.c.collection != TOMBSTONE_COLLECTION)

@@ -14,6 +14,8 @@ payloads) come from `db/types.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from syncstorage.db.types import id_string, payload_text
@@ -41,7 +43,9 @@ BSO_KEY = ("userid", "collection", "id")  # the bso primary key
 BATCH_LIFETIME_MS = 7200 * 1000
 DEFAULT_SHARDSIZE = 100
 
-_MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+# Any: dialect options go to **kw; as dict[str, str] mypy would match them
+# against the typed keywords (quote: bool, ...).
+_MYSQL: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 
 def _bso_table(metadata: sa.MetaData, name: str) -> sa.Table:

@@ -114,7 +114,9 @@ class Statements:
         return select
 
     def _build_listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:
-        source, rows, condition = table, table, None
+        source: sa.FromClause = table
+        rows: sa.FromClause = table
+        condition: sa.ColumnElement | None = None
         if shape.ids:
             # ids= names at most a hundred items: fetch them by primary key
             # (how depends on the database), then sort
@@ -139,7 +141,8 @@ class Statements:
             select = select.where(rows.c.modified < bind("older"))
         # storage-api §12: every order ends in id, so rows sharing a
         # timestamp keep a fixed order and a skip count is exact
-        modified, sortindex = rows.c.modified, rows.c.sortindex
+        modified: sa.ColumnElement = rows.c.modified
+        sortindex: sa.ColumnElement = rows.c.sortindex
         if shape.ids:
             # Ordering by an expression stops SQLite from walking a whole
             # listing index just to avoid sorting the hundred rows
