@@ -11,7 +11,7 @@ import abc
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -20,6 +20,11 @@ from .errors import StorageError, UnavailableError
 
 Incoming = Any  # the "row that would have been inserted" of an upsert
 SetBuilder = Callable[[Incoming], Mapping[str, Any]]
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    # what `insert` returns on the databases whose INSERT has ON CONFLICT
+    OnConflictInsert = postgresql.Insert | sqlite.Insert
 
 # execution option that tells SQLite's begin hook to take the write lock
 WRITE_OPTION = "syncstorage_write"
@@ -39,7 +44,12 @@ class Dialect(abc.ABC):
     """One database's SQL forms, engine settings and error codes."""
 
     name: str  # SQLAlchemy's backend name, which plain URLs get a driver for
-    default_driver: str
+
+    @property
+    @abc.abstractmethod
+    def default_driver(self) -> str:
+        """The driver a plain URL (`postgresql://...`) gets."""
+
     # a server database answers over the network, so a read can wait
     reads_never_wait = False
     # Whether the planner reaches rows by primary key on its own, whatever
@@ -235,12 +245,12 @@ def session_lock(
     return _SessionLock(conn, unlock, params)
 
 
-def on_conflict_insert_ignore(insert: sa.Insert) -> sa.Insert:
+def on_conflict_insert_ignore(insert: OnConflictInsert) -> sa.Insert:
     """`insert_ignore` where INSERT has ON CONFLICT (PostgreSQL, SQLite)."""
     return insert.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
 
-def on_conflict_upsert(insert: sa.Insert, keys: list[str], set_: SetBuilder) -> sa.Insert:
+def on_conflict_upsert(insert: OnConflictInsert, keys: list[str], set_: SetBuilder) -> sa.Insert:
     """`upsert` where INSERT has ON CONFLICT (PostgreSQL, SQLite)."""
     changes = set_(insert.excluded)
     if not changes:

@@ -83,7 +83,7 @@ class PostgresDialect(Dialect):
             {"key": key},
         )
 
-    def insert(self, table: sa.Table) -> sa.Insert:
+    def insert(self, table: sa.Table) -> postgresql.Insert:
         return postgresql.insert(table)
 
     def insert_ignore(self, table: sa.Table) -> sa.Insert:

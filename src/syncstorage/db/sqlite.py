@@ -105,7 +105,7 @@ class SQLiteDialect(Dialect):
             return None
         return _FileLock(handle)
 
-    def insert(self, table: sa.Table) -> sa.Insert:
+    def insert(self, table: sa.Table) -> sqlite.Insert:
         return sqlite.insert(table)
 
     def insert_ignore(self, table: sa.Table) -> sa.Insert:
@@ -170,7 +170,8 @@ class _GroupWriters(Writers):
             lock_timeout=dialect.lock_timeout, max_tick_wait=max_tick_wait, clock=clock
         )
 
-    def transaction(self, *, write: bool) -> contextlib.AbstractContextManager[sa.Connection]:
+    # the base's @contextmanager type: both branches below are one of those
+    def transaction(self, *, write: bool) -> contextlib._GeneratorContextManager[sa.Connection]:
         if not write:
             return super().transaction(write=False)  # a WAL snapshot
         return self._writes.transaction()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
+from typing import TypeGuard
 
 import sqlalchemy as sa
 from prometheus_client import REGISTRY, Gauge
@@ -38,7 +39,7 @@ def track_pool(engine: sa.Engine, name: str, *, count_events: bool) -> None:
         _count_with_events(engine, name)
 
 
-def _sized(pool) -> bool:
+def _sized(pool: object) -> TypeGuard[sa.pool.QueuePool]:
     # QueuePool (every file or server database) has a size; the others
     # (e.g. StaticPool for in-memory SQLite) do not.
     return hasattr(pool, "checkedout") and hasattr(pool, "size")

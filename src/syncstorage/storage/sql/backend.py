@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -68,7 +69,7 @@ class SQLStorage(Maintenance):
     def session(
         self, userid: int, collection: str | None = None, *, write: bool = False
     ) -> Iterator[SQLSession]:
-        queue = contextlib.nullcontext()
+        queue: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if write and collection is not None:
             queue = self.writers.collection_writers(userid, collection)
         with queue as writers:
