@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -71,7 +72,8 @@ class _Group:
         (SQLITE_FULL, IOERR and NOMEM may) or the connection was lost."""
         if self.conn.invalidated:
             return False
-        return self.conn.connection.dbapi_connection.in_transaction
+        # a connection that is not invalidated holds its driver connection
+        return cast(sqlite3.Connection, self.conn.connection.dbapi_connection).in_transaction
 
 
 class GroupCommit:
@@ -288,6 +290,7 @@ def execute_on_driver(conn: sa.Connection, statement: str) -> None:
     `conn`, skipping SQLAlchemy's execution path (which costs more than the
     statement); errors are wrapped as SQLAlchemy would, for classify()."""
     try:
-        conn.connection.dbapi_connection.execute(statement)
+        # a live connection holds its driver connection (None only once detached)
+        cast(sqlite3.Connection, conn.connection.dbapi_connection).execute(statement)
     except sqlite3.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc

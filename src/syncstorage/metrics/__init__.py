@@ -14,6 +14,7 @@ labels are documented in docs/operations.md, "Metrics".
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import sqlalchemy as sa
 from prometheus_client import Counter, Histogram
@@ -127,7 +128,8 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     if histogram is not None:
         histogram.observe(seconds)
     if statsd_name is not None:
-        _statsd.send(statsd_name, f"{seconds * 1000:.3f}", "ms")
+        # a series has a statsd name only while there is a client (configure clears them)
+        cast(StatsdClient, _statsd).send(statsd_name, f"{seconds * 1000:.3f}", "ms")
 
 
 def observe_conflict() -> None:

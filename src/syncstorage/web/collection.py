@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from syncstorage import metrics
 from syncstorage.web import rendering
 from syncstorage.web.bodies import NEWLINES, parse_post
@@ -82,5 +84,6 @@ def delete_collection(ctx: Context, call: Call) -> Result:
             # Not the user's collection: nothing to do, nothing created (§9.5)
             current = s.storage_timestamp()
             return Result(rendering.ts(current), last_modified=current)
-        now = s.delete_collection() if ids is None else s.delete_items(ids)
+        # ts: the user has the collection, so deleting it returns a timestamp
+        now = cast(int, s.delete_collection()) if ids is None else s.delete_items(ids)
     return Result(rendering.ts(now), last_modified=now, timestamp=now)

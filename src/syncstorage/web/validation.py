@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
+from typing import Literal
 from urllib.parse import parse_qsl
 
 from syncstorage.storage import BSOUpdate, ItemQuery, Sort
@@ -122,7 +123,7 @@ class BatchParams:
         if commit is not None and (commit.lower() != "true" or batch is None):
             raise bad_request()
         self.commit = commit is not None
-        self.batch: int | str | None
+        self.batch: int | Literal["new"] | None
         if batch is None:
             self.batch = None
         elif batch == "" or batch.lower() == "true":

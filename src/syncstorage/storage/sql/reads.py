@@ -3,6 +3,9 @@ counts and sizes per collection, one item, listings."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 import sqlalchemy as sa
 
 from .. import BSO, ItemQuery, Page
@@ -72,14 +75,16 @@ class Reads(SessionCore):
             limit=query.limit is not None,
             skip=bool(skip),
         )
-        params = {"uid": self.userid, "cid": self.collection_id, "now_s": self.now_s}
+        params: dict[str, Any] = {"uid": self.userid, "cid": self.collection_id, "now_s": self.now_s}
         params.update(ids=query.ids, newer=query.newer, older=query.older, bound=bound, skip=skip)
         if query.limit is not None:
             params["limit"] = query.limit + 1  # one more: is there a next page?
         select = self.statements.listing(self.bso, shape)
         rows = self.conn.execute(select, params).all()
+        items: Sequence[BSO]
         if query.full:
-            items = rows  # selected in BSO's field order: they serve as they are (see Page)
+            # selected in BSO's field order: the Rows serve as BSOs as they are (see Page)
+            items = cast("Sequence[BSO]", rows)
         else:
             items = [BSO(id, modified, "", sortindex) for id, modified, sortindex in rows]
         if query.limit is None or len(items) <= query.limit:

@@ -9,7 +9,7 @@ for the lock never makes a request's timestamp stale. The operations are in
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import sqlalchemy as sa
 
@@ -122,7 +122,7 @@ class SessionCore:
         unnamed = [cid for cid, name in names.items() if name is None]
         if unnamed:
             raise StorageError(f"collection ids without a name: {unnamed}")  # corruption
-        return names
+        return cast("dict[int, str]", names)  # every name found, or raised above
 
     def _by_name(self, rows) -> dict[str, int]:
         rows = [(cid, int(value)) for cid, value in rows]

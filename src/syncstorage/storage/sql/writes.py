@@ -3,6 +3,8 @@ the collection's timestamp, deletes and tombstones."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 
 from .. import BSOUpdate
@@ -73,7 +75,7 @@ class Writes(SessionCore):
                 return
             # storage-model §5.5: another first write created the row since
             # our lock found none; lock it now and apply the conflict rule
-            self._lock_existing(self.collection_id)
+            self._lock_existing(cast(int, self.collection_id))  # a write session's collection exists
         self.conn.execute(
             self.statements.touch, {"uid": self.userid, "cid": self.collection_id, "now": self.now}
         )
