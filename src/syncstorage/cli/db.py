@@ -60,9 +60,10 @@ def upgrade_schema(url: str, layout: dict | None = None) -> tuple[str | None, st
         except sa.exc.SQLAlchemyError as exc:
             problem = database_problem(url, exc)
             if before is None and has_syncserver_tables(url):
-                problem.message += (
-                    "; this looks like the database of Mozilla's syncserver: copy it into a new"
-                    " database with `syncstorage import-syncserver` (docs/moving-in.md)"
+                # a new exception: click declares ClickException.message Final
+                problem = DatabaseProblem(
+                    problem.message + "; this looks like the database of Mozilla's syncserver: copy"
+                    " it into a new database with `syncstorage import-syncserver` (docs/moving-in.md)"
                 )
             raise problem from None
     return before, head

@@ -59,13 +59,13 @@ def purge_once(storage: SQLStorage, grace: int, batch_size: int, progress: Progr
         result = storage.purge(grace=grace, max_per_loop=batch_size, max_loops=1)
         passes += 1
         totals.add(result)
-        if task is not None:
+        if progress is not None and task is not None:  # task is set only with a progress bar
             progress.update(task, completed=totals.rows)
         else:
             log.info("pass %d deleted %s", passes, Totals(result.expired_items, result.stale_batches, result.stale_batch_items))
         if not result.incomplete:
             break
-    if task is not None:
+    if progress is not None and task is not None:
         progress.remove_task(task)
     log.info("purge done: %d passes in %.1f s deleted %s", passes, time.monotonic() - started, totals)
     return totals

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,9 @@ from syncstorage.cli.db import ensure_schema
 from syncstorage.logs import setup_logging
 from syncstorage.metrics.exposition import prepare_worker_processes
 from syncstorage.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 log = logging.getLogger("syncstorage")
 
@@ -133,7 +137,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     if workers > 1 or reload:
         prepare_worker_processes(settings, workers)  # metrics summed over workers
         export_to_environment(settings)
-        app: object = APP_FACTORY
+        app: str | ASGIApp = APP_FACTORY
     else:
         from syncstorage.app import create_app
 

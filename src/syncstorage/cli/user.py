@@ -10,6 +10,8 @@ keys change the tokenserver gives them a new record, and so a new uid (§9).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 import sqlalchemy as sa
 
@@ -42,7 +44,7 @@ def user_list(config_file, email, include_replaced) -> None:
     print_token_records(rows)
 
 
-def token_records(settings: Settings, user: str) -> list:
+def token_records(settings: Settings, user: str) -> Sequence[sa.Row]:
     """The tokenserver rows USER names, newest first, with their node URL
     ([] for a bare uid that has none)."""
     if user.isdigit():
@@ -62,7 +64,7 @@ def token_records(settings: Settings, user: str) -> list:
     return rows
 
 
-def print_token_records(records: list) -> None:
+def print_token_records(records: Sequence[sa.Row]) -> None:
     """Tokenserver user rows (with their node URL), as `user show` and
     `user list` print them."""
     print_table(
@@ -76,7 +78,7 @@ def print_token_records(records: list) -> None:
     )
 
 
-def uids_of(user: str, records: list) -> list[int]:
+def uids_of(user: str, records: Sequence[sa.Row]) -> list[int]:
     return [int(user)] if user.isdigit() else [row.uid for row in records]
 
 

@@ -7,7 +7,8 @@ edit the tables with their own SQL (auth-and-tokens §8).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -70,7 +71,8 @@ def add_node(
                 backoff=int(backoff),
             )
         )
-        return result.inserted_primary_key[0]
+        # one row was inserted: its key is there (the stubs allow None for any statement)
+        return cast(sa.Row, result.inserted_primary_key)[0]
 
 
 def update_node(engine: sa.Engine, url: str, **fields: Any) -> None:
@@ -120,7 +122,7 @@ def remove_node(engine: sa.Engine, url: str) -> int:
         return moved
 
 
-def list_nodes(engine: sa.Engine) -> list[sa.Row]:
+def list_nodes(engine: sa.Engine) -> Sequence[sa.Row]:
     service_id = ensure_service(engine).id
     with engine.begin() as conn:
         return conn.execute(
@@ -139,7 +141,7 @@ USERS_WITH_NODE = (
 
 def list_users(
     engine: sa.Engine, email: str | None = None, include_replaced: bool = False
-) -> list[sa.Row]:
+) -> Sequence[sa.Row]:
     """User rows with their node URL, newest first."""
     service_id = ensure_service(engine).id
     query = USERS_WITH_NODE.where(users.c.service == service_id)
@@ -151,7 +153,7 @@ def list_users(
         return conn.execute(query).all()
 
 
-def user_records(engine: sa.Engine, *, uid: int | None = None, email: str | None = None) -> list[sa.Row]:
+def user_records(engine: sa.Engine, *, uid: int | None = None, email: str | None = None) -> Sequence[sa.Row]:
     """The user rows of one uid, or else of one email (any service), with
     their node URL, newest first: what `user show` and `user delete` read."""
     where = users.c.uid == uid if uid is not None else users.c.email == email

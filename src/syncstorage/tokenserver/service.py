@@ -10,7 +10,7 @@ import logging
 import secrets as random_secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
@@ -148,10 +148,10 @@ class Tokenserver:
             body, status = exc.body(), exc.http_status
             metrics.observe_token_verification(metrics.token_outcome(exc.http_status, exc.status))
             request.state.reason = exc.reason  # the request line is the one log line
-        headers = {"X-Timestamp": str(int(time.time())), "X-Content-Type-Options": "nosniff"}
+        response_headers = {"X-Timestamp": str(int(time.time())), "X-Content-Type-Options": "nosniff"}
         if status == 503:  # the database or Firefox Accounts is away (§11.2)
-            headers["Retry-After"] = errors.RETRY_AFTER_UNAVAILABLE
-        return JSONResponse(body, status_code=status, headers=headers)
+            response_headers["Retry-After"] = errors.RETRY_AFTER_UNAVAILABLE
+        return JSONResponse(body, status_code=status, headers=response_headers)
 
     def issue(self, req: TokenRequest) -> dict[str, Any]:
         """Blocking (network and database): runs in a worker thread."""
@@ -197,7 +197,7 @@ class Tokenserver:
         duration = token_duration(req.duration, self.settings.token_duration)
         hashed_fxa_uid, hashed_device_id = hashed_ids(self.hash_secret, verified.fxa_uid)
         kid_time = user.keys_changed_at if user.keys_changed_at is not None else user.generation
-        payload = {
+        payload: dict[str, Any] = {
             "uid": user.uid,
             "node": user.node,
             "expires": int(time.time()) + duration,
@@ -213,7 +213,7 @@ class Tokenserver:
         token = make_token(payload, secret)
         key = derived_secret(token, secret, payload["salt"])
         api_endpoint = (
-            service.pattern.replace("{node}", user.node)
+            service.pattern.replace("{node}", cast(str, user.node))  # get_user assigned one
             .replace("{uid}", str(user.uid))
             .replace("{service}", SYNC_SERVICE)
         )

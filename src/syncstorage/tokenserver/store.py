@@ -7,7 +7,9 @@ the operators' statements are in admin.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -82,7 +84,7 @@ _SELECT_USERS = sa.select(
     nodes.c.node,
 ).select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
 
-def read_records(conn: sa.Connection, service_id: int, email: str, limit: int) -> list[sa.Row]:
+def read_records(conn: sa.Connection, service_id: int, email: str, limit: int) -> Sequence[sa.Row]:
     """The newest `limit` records of the user, in `UserRecord`'s field order."""
     return conn.execute(
         _SELECT_USERS.where(users.c.service == service_id, users.c.email == email)
@@ -113,7 +115,8 @@ def insert_user(
             keys_changed_at=keys_changed_at,
         )
     )
-    return result.inserted_primary_key[0]
+    # one row was inserted: its key is there (the stubs allow None for any statement)
+    return cast(sa.Row, result.inserted_primary_key)[0]
 
 
 def mark_replaced(conn: sa.Connection, uids: list[int], replaced_at: int) -> None:
