@@ -38,10 +38,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -326,7 +327,7 @@ class Source:
     def close(self) -> None:
         self.engine.dispose()
 
-    def rows(self, query: sa.Select) -> list[sa.Row]:
+    def rows(self, query: sa.Executable) -> Sequence[sa.Row]:
         """One query in its own short read transaction."""
         try:
             with self.engine.connect() as conn:
@@ -440,7 +441,8 @@ def _copy_storage(source: Source, storage: SQLStorage, mapping: dict[int, int], 
             if collection is None:
                 summary.user_collections.skipped += 1
                 continue
-            record = {"userid": userid, "collection": collection, "last_modified": _ms(row.last_modified, source.scale)}
+            # Any: the items below share the name and hold strings too
+            record: dict[str, Any] = {"userid": userid, "collection": collection, "last_modified": _ms(row.last_modified, source.scale)}
             writer.add(uc, record, summary.user_collections)
             summary.max_uid = max(summary.max_uid, userid)
     writer.flush()
@@ -487,7 +489,7 @@ def _copy_users(source: Source, token_engine: sa.Engine, node_url: str, node_cap
     with token_engine.begin() as conn:
         node_id = conn.execute(own_node).scalar_one()
     sync_services = source.sync_service_ids()
-    old = source.users
+    old = cast(sa.Table, source.users)  # called only when the source has one
     keys_changed_at = old.c.keys_changed_at if "keys_changed_at" in old.c else sa.null()
     query = sa.select(
         old.c.uid, old.c.service, old.c.email, old.c.generation, old.c.client_state,
