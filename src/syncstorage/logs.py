@@ -62,8 +62,20 @@ def one_line(reason: str, exc: BaseException) -> str:
     errors passed here are the database's, the nonce store's or our own
     short ones, whose first line never holds request data (the second of
     a PostgreSQL error may: DETAIL)."""
-    detail = str(exc).strip().split("\n", 1)[0][:200]
+    detail = first_line(exc)
     return f"{reason}: {detail}" if detail else reason
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text, at most 200 characters."""
+    return str(exc).strip().split("\n", 1)[0][:200]
+
+
+def driver_error(exc: BaseException) -> str:
+    """What a database driver said was wrong: the first line of the error
+    SQLAlchemy wraps (the rest of its text is SQL, parameters and a link),
+    for messages shown to an operator."""
+    return first_line(getattr(exc, "orig", None) or exc)
 
 
 def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:

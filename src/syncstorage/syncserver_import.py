@@ -48,6 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from syncstorage import db
+from syncstorage.logs import driver_error
 from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID, MAX_TTL, STANDARD_COLLECTIONS
 from syncstorage.tokenserver.store import ensure_node, ensure_service
@@ -136,8 +137,7 @@ class ImportSummary:
 
 
 def _unreadable(exc: sa.exc.SQLAlchemyError) -> SourceProblem:
-    # the driver's first line says what is wrong; the rest is SQL and links
-    return SourceProblem(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+    return SourceProblem(driver_error(exc))
 
 
 def _exact(value) -> Decimal:

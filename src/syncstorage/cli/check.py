@@ -22,6 +22,7 @@ from syncstorage import master_secret as secret_file
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.auth.authenticator import normalize_url
 from syncstorage.config import masked_url
+from syncstorage.logs import driver_error
 from syncstorage.settings import Settings
 from syncstorage.storage import StorageError
 from syncstorage.storage.sql import SQLStorage, migrate
@@ -50,8 +51,7 @@ def _reachable(url: str, settings: Settings) -> Outcome:
     try:
         storage.ping()
     except (StorageError, sa.exc.SQLAlchemyError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return Outcome(False, f"{masked_url(url)}: {reason}", "check database_url, and that the database server runs and accepts this user")
+        return Outcome(False, f"{masked_url(url)}: {driver_error(exc)}", "check database_url, and that the database server runs and accepts this user")
     finally:
         storage.close()
     return Outcome(True, masked_url(url))

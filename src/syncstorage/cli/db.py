@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from syncstorage.cli.common import config_option, ensure_default_data_dir, settings_from
 from syncstorage.config import masked_url
+from syncstorage.logs import driver_error
 from syncstorage.storage.sql import migrate
 from syncstorage.syncserver_import import has_syncserver_tables
 
@@ -23,9 +24,7 @@ class DatabaseProblem(click.ClickException):
 
 
 def database_problem(url: str, exc: sa.exc.SQLAlchemyError) -> DatabaseProblem:
-    # The driver's first line says what is wrong; the rest is SQL and links.
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return DatabaseProblem(f"database {masked_url(url)}: {reason}")
+    return DatabaseProblem(f"database {masked_url(url)}: {driver_error(exc)}")
 
 
 def schema_revisions(url: str) -> tuple[str | None, str]:

@@ -9,9 +9,7 @@ log (syncstorage.requestlog), never to the client, and never holds a token.
 
 from __future__ import annotations
 
-# Seconds a client should wait after a 503 (§11.2 names no value: the
-# storage API's, storage-api §14.2, which Firefox already knows)
-RETRY_AFTER_UNAVAILABLE = "10"
+from syncstorage.db.errors import RETRY_AFTER_UNAVAILABLE as RETRY_AFTER_UNAVAILABLE
 
 
 class TokenserverError(Exception):

@@ -8,15 +8,16 @@ dispatcher turns it into the response.
 
 from __future__ import annotations
 
+from syncstorage.db.errors import RETRY_AFTER_UNAVAILABLE as RETRY_AFTER_UNAVAILABLE
+
 # Legacy Weave error codes (storage-api §14.1)
 GENERIC = 0
 INVALID_BSO = 8
 OVER_QUOTA = 14
 SIZE_LIMIT = 17
 
-# Seconds a client should wait after a 503 (storage-api §4.3, §14.2)
+# Seconds a client should wait after a 503 for a write conflict (storage-api §4.3)
 RETRY_AFTER_CONFLICT = "10"
-RETRY_AFTER_UNAVAILABLE = "10"
 
 
 class HTTPError(Exception):
