@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from support.server import invoke_cli, server_environment
 from syncstorage.auth import derived_secret, hawk_header, make_token
+from syncstorage import db
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
@@ -85,3 +89,43 @@ def test_shard_settings_reach_schema_and_server(sqlite_url, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT id FROM bso2")).scalars().all() == ["a"]  # 5 mod 3
     engine.dispose()
+
+
+def test_servers_starting_at_once_on_an_empty_database(database_url, tmp_path):
+    """Four `db upgrade` processes at once (what `serve` runs first): one
+    creates the schema, the others wait for its lock and find it current.
+    Before the lock, two of three such starts on MariaDB died with "Table
+    'collections' already exists" and a wrong hint to import a syncserver."""
+    env = server_environment(database_url=database_url, data_dir=str(tmp_path))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "syncstorage", "db", "upgrade"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    head = migrate.head_revision()
+    assert [code for _, code in results] == [0] * 4, [err for (_, err), _ in results]
+    outputs = sorted(out.strip() for (out, _), _ in results)
+    assert outputs == [f"schema already current (revision {head})"] * 3 + [
+        f"schema upgraded from empty database to {head}"
+    ]
+    assert migrate.current_revision(database_url) == head
+
+
+def test_upgrade_gives_up_on_a_lock_held_too_long(database_url, tmp_path, monkeypatch):
+    """The wait for another process's migration is bounded: then one line."""
+    dialect, engine = db.create_engine(database_url, lock_timeout=5.0, pool_size=None)
+    held = dialect.try_lock(engine, migrate.LOCK_NAME)
+    assert held is not None
+    monkeypatch.setattr(migrate, "LOCK_WAIT_SECONDS", 0.5)
+    try:
+        result = invoke_cli("db", "upgrade", env=server_environment(database_url=database_url, data_dir=str(tmp_path)))
+        assert migrate.current_revision(database_url) is None  # nothing ran while it was held
+    finally:
+        held.release()
+        engine.dispose()
+    assert result.returncode == 1
+    assert result.stderr.endswith(": another process has been migrating the schema for over 0 s\n"), result.stderr
+    assert len(result.stderr.splitlines()) == 1

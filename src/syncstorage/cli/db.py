@@ -55,10 +55,13 @@ def upgrade_schema(url: str, layout: dict | None = None) -> tuple[str | None, st
     before, head = schema_revisions(url)
     if before != head:
         try:
-            migrate.upgrade(url, **(layout or {}))
+            # another server may have migrated while this one waited for the lock
+            before = migrate.upgrade(url, **(layout or {}))
+        except migrate.MigrationBusy as exc:
+            raise DatabaseProblem(f"database {masked_url(url)}: {exc}") from None
         except sa.exc.SQLAlchemyError as exc:
             problem = database_problem(url, exc)
-            if before is None and has_syncserver_tables(url):
+            if before is None and _is_old_syncserver(url):
                 # a new exception: click declares ClickException.message Final
                 problem = DatabaseProblem(
                     problem.message + "; this looks like the database of Mozilla's syncserver: copy"
@@ -66,6 +69,16 @@ def upgrade_schema(url: str, layout: dict | None = None) -> tuple[str | None, st
                 )
             raise problem from None
     return before, head
+
+
+def _is_old_syncserver(url: str) -> bool:
+    """Whether a first migration failed because this is the database of
+    Mozilla's syncserver (not, say, because another server created our schema
+    in the meantime)."""
+    try:
+        return migrate.current_revision(url) is None and has_syncserver_tables(url)
+    except sa.exc.SQLAlchemyError:
+        return False
 
 
 def ensure_schema(url: str, layout: dict | None = None) -> bool:

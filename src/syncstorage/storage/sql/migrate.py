@@ -10,10 +10,22 @@ The CLI calls these; nothing here needs an alembic.ini:
 
 A later part of the schema (e.g. the tokenserver tables) is one more file in
 `migrations/versions/` whose `down_revision` is the current head.
+
+Any number of servers may start at once on one empty database: `upgrade`
+first takes a lock the database holds for a session (`Dialect.try_lock`:
+PostgreSQL's advisory lock, MySQL's GET_LOCK, an flock next to a SQLite
+file), so one process migrates and the others wait, then find the schema
+current. Without it two processes both created the tables and one died
+with "table already exists" (MySQL's DDL is not transactional; PostgreSQL
+fails on the catalog's unique index).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 
 import sqlalchemy as sa
@@ -26,14 +38,51 @@ from syncstorage import db
 
 from .schema import DEFAULT_SHARDSIZE
 
+log = logging.getLogger("syncstorage")
+
+LOCK_NAME = "migrate"  # `Dialect.try_lock`: syncstorage_migrate, <database>.migrate-lock
+# How long a process waits for another one's migration, which may rewrite a
+# large table; then it gives up with MigrationBusy.
+LOCK_WAIT_SECONDS = 600.0
+_LOCK_POLL_SECONDS = 0.2
+
+
+class MigrationBusy(Exception):
+    """Another process held the migration lock for all of LOCK_WAIT_SECONDS."""
+
 
 def migration_engine(url: str) -> sa.Engine:
     """An engine with the server's own connection settings (driver choice,
-    SQLite WAL and explicit BEGIN) and no pool, for one migration run.
-    No database_timeout: a migration may rewrite a large table for minutes."""
-    # migrations write: on SQLite take the write lock up front
-    _dialect, engine = db.create_engine(url, lock_timeout=60.0, pool_size=None, writes_only=True)
-    return engine
+    SQLite WAL and explicit BEGIN) and no pool, for one migration run."""
+    return _migration_dialect_and_engine(url)[1]
+
+
+def _migration_dialect_and_engine(url: str) -> tuple[db.Dialect, sa.Engine]:
+    # No database_timeout: a migration may rewrite a large table for minutes.
+    # Migrations write: on SQLite take the write lock up front.
+    return db.create_engine(url, lock_timeout=60.0, pool_size=None, writes_only=True)
+
+
+@contextmanager
+def _migration_lock(url: str, wait: float) -> Iterator[None]:
+    """Held around a migration run: at most one process migrates a database."""
+    dialect, engine = _migration_dialect_and_engine(url)
+    try:
+        deadline = time.monotonic() + wait
+        held = dialect.try_lock(engine, LOCK_NAME)
+        if held is None:
+            log.info("waiting for another process to finish migrating the database schema")
+        while held is None:
+            if time.monotonic() >= deadline:
+                raise MigrationBusy(f"another process has been migrating the schema for over {wait:.0f} s")
+            time.sleep(_LOCK_POLL_SECONDS)
+            held = dialect.try_lock(engine, LOCK_NAME)
+        try:
+            yield
+        finally:
+            held.release()
+    finally:
+        engine.dispose()
 
 
 def _config(url: str | None = None, **attributes) -> Config:
@@ -45,10 +94,17 @@ def _config(url: str | None = None, **attributes) -> Config:
 
 def upgrade(
     url: str, *, shard: bool = False, shardsize: int = DEFAULT_SHARDSIZE, revision: str = "head"
-) -> None:
-    """Bring the database to `revision`. The sharding layout must be the one
-    the server will run with (storage-model §3.6)."""
-    command.upgrade(_config(url, shard=shard, shardsize=shardsize), revision)
+) -> str | None:
+    """Bring the database to `revision`, waiting up to `LOCK_WAIT_SECONDS`
+    for another process's migration (then MigrationBusy); returns the
+    revision it found once it held the lock. The sharding layout must be the
+    one the server will run with (storage-model §3.6)."""
+    with _migration_lock(url, LOCK_WAIT_SECONDS):
+        # read under the lock: a process that waited finds the work done,
+        # and Alembic (which reads it again) runs nothing
+        found = current_revision(url)
+        command.upgrade(_config(url, shard=shard, shardsize=shardsize), revision)
+        return found
 
 
 def current_revision(url: str) -> str | None:
