@@ -153,7 +153,9 @@ def test_expected_refusals_log_one_line_without_traceback(tmp_path):
     assert [line["route"] for line in refusals] == ["collection", "/__heartbeat__", "collection"]
     assert refusals[0]["reason"] == "database unavailable: unable to open database file"
     assert refusals[1]["reason"] == "database unavailable: unable to open database file"
-    assert refusals[2]["reason"].startswith("conflict: collection busy or timestamp would not advance")
+    assert refusals[2]["reason"] == (
+        "conflict (retried for 0.3 s): collection was modified at or after this request's timestamp"
+    )
     assert str(UID) not in log
 
 

@@ -92,9 +92,14 @@ def test_blocked_writer_gets_conflict(storage_url, layout):
             held = pool.submit(hold)
             assert locked.wait(10)
             try:
-                with pytest.raises(ConflictError):
+                with pytest.raises(ConflictError) as raised:
                     with waiter.session(1, "bookmarks", write=True) as session:
                         session.set_items([BSOUpdate("c")])
+                # the request log's reason says what kind of conflict it was
+                if storage_url.startswith("sqlite"):
+                    assert "lock" in str(raised.value)
+                else:
+                    assert str(raised.value).startswith("lock wait timeout: "), raised.value
             finally:
                 release.set()
             held.result(timeout=30)

@@ -29,9 +29,16 @@ class MySQLDialect(Dialect):
         return "mysqldb" if importlib.util.find_spec("MySQLdb") else "pymysql"
 
     # lock wait timeout, lock table full, deadlock, lock aborted
-    CONFLICT_CODES = {1205, 1206, 1213, 1689}
-    # server shutdown, killed, can't connect, gone away, lost connection, ...
-    UNAVAILABLE_CODES = {1053, 1077, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
+    # what each conflict is, for the operator reading the request log
+    CONFLICT_CODES = {
+        1205: "lock wait timeout",
+        1206: "lock table full",
+        1213: "deadlock",  # also a Galera certification failure, told apart below
+        1689: "lock wait aborted",
+    }
+    # server shutdown, killed, can't connect, gone away, lost connection,
+    # a Galera node not (yet) in the cluster (1047), ...
+    UNAVAILABLE_CODES = {1047, 1053, 1077, 1152, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
 
     def normalize_url(self, url: URL) -> URL:
         if url.drivername == "mariadb":
@@ -105,7 +112,9 @@ class MySQLDialect(Dialect):
         args = getattr(exc.orig, "args", ())
         code = args[0] if args and isinstance(args[0], int) else None
         if code in self.CONFLICT_CODES:
-            return ConflictError(str(exc.orig))
+            # Galera aborts the losing one of two nodes' conflicting writes
+            kind = "cluster abort" if "WSREP" in str(exc.orig) else self.CONFLICT_CODES[code]
+            return ConflictError(f"{kind}: {exc.orig}")
         if code in self.UNAVAILABLE_CODES:
             return UnavailableError(str(exc.orig))
         return None

@@ -31,7 +31,8 @@ class PostgresDialect(Dialect):
     stable_key_plans = False
 
     # SQLSTATEs: lock_not_available, deadlock_detected, serialization_failure
-    CONFLICT_STATES = {"55P03", "40P01", "40001"}
+    # what each conflict is, for the operator reading the request log
+    CONFLICT_STATES = {"55P03": "lock wait timeout", "40P01": "deadlock", "40001": "serialization failure"}
 
     def engine_options(self, url: URL, *, pool_size: int) -> dict:
         options = super().engine_options(url, pool_size=pool_size)
@@ -111,7 +112,7 @@ class PostgresDialect(Dialect):
     def classify_driver_error(self, exc):
         state = getattr(exc.orig, "sqlstate", None)
         if state in self.CONFLICT_STATES:
-            return ConflictError(str(exc.orig))
+            return ConflictError(f"{self.CONFLICT_STATES[state]}: {exc.orig}")
         # class 08 = connection exception, 57P0x = server shutting down or
         # our backend terminated, 57014 = cancelled by statement_timeout; no
         # SQLSTATE at all = never connected, or dropped (watchdog)

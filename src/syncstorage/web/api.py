@@ -215,10 +215,9 @@ class StorageAPI:
         try:
             return _retrying_conflicts(handler, self.ctx, call, retry_seconds)
         except ConflictError as exc:
-            state["reason"] = one_line(
-                f"conflict: collection busy or timestamp would not advance "
-                f"(retried for {retry_seconds:g} s)", exc,
-            )
+            # the error says which: a lock wait, a deadlock, a cluster
+            # abort, or a timestamp that would not advance
+            state["reason"] = one_line(f"conflict (retried for {retry_seconds:g} s)", exc)
             metrics.observe_conflict()
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_CONFLICT}) from None
         except UnavailableError as exc:
