@@ -49,10 +49,9 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
         lock_timeout=settings.lock_timeout,
         clock=clock,
     )
-    authenticator = HawkAuthenticator.from_settings(
-        settings, make_nonce_store(settings.nonce_store_url), clock
-    )
-    routes = [*ops_routes(settings, storage), *metrics_routes(settings)]
+    nonce_store = make_nonce_store(settings.nonce_store_url)
+    authenticator = HawkAuthenticator.from_settings(settings, nonce_store, clock)
+    routes = [*ops_routes(settings, storage, nonce_store), *metrics_routes(settings)]
     tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None
     purger = BackgroundPurge(storage, settings.purge_interval) if settings.purge_interval else None
     if tokenserver is not None:

@@ -275,6 +275,12 @@ class Settings(BaseSettings):
         return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
+    def tokenserver_uri(self) -> str:
+        """What Firefox's `identity.sync.tokenserver.uri` is set to for this
+        server (auth-and-tokens §13.2)."""
+        return self.effective_public_url.rstrip("/") + "/1.0/sync/1.5"
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'syncstorage.db'}"
 

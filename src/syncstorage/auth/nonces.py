@@ -36,6 +36,10 @@ class NonceStore(Protocol):
         new; False if already present (a replay) or no longer judgeable."""
         ...
 
+    def ping(self) -> None:
+        """Raises NonceStoreUnavailable when the store cannot be reached."""
+        ...
+
 
 class MemoryNonceStore:
     """Bounded in-process store, safe across threads.
@@ -60,6 +64,9 @@ class MemoryNonceStore:
 
     def __len__(self) -> int:
         return len(self._expiry)
+
+    def ping(self) -> None:
+        pass  # in this process: always there
 
     def add(self, key: str, expires_at: float, now: float) -> bool:
         with self._lock:
@@ -101,6 +108,12 @@ class RedisNonceStore:
         ttl_ms = max(1, math.ceil((expires_at - now) * 1000))
         try:
             return bool(self._client.set(self._prefix + key, b"1", nx=True, px=ttl_ms))
+        except redis.RedisError as exc:
+            raise NonceStoreUnavailable(f"nonce store unreachable: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            self._client.ping()
         except redis.RedisError as exc:
             raise NonceStoreUnavailable(f"nonce store unreachable: {exc}") from exc
 

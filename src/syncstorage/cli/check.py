@@ -143,7 +143,7 @@ def public_url(settings: Settings) -> Outcome:
     # tokens whose node matches it (auth-and-tokens §5 step 6).
     if normalize_url(url) is None:
         return Outcome(False, f"{url} is not a usable http(s) URL", "check the host and port of public_url")
-    return Outcome(True, f"{url} (Firefox: identity.sync.tokenserver.uri = {url}/1.0/sync/1.5)")
+    return Outcome(True, f"{url} (Firefox: identity.sync.tokenserver.uri = {settings.tokenserver_uri})")
 
 
 # (name, check, name of the check it needs to have passed)

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("syncstorage")
 
-TOKENSERVER_PATH = "/1.0/sync/1.5"  # auth-and-tokens §13.2
 APP_FACTORY = "syncstorage.cli.serve:app_from_environment"
 
 
@@ -132,7 +131,7 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         log.warning("public_url is not set: set SYNCSTORAGE_PUBLIC_URL to the URL Firefox uses to reach this server")
     log.info("syncstorage %s listening on http://%s:%d", __version__, _url_host(settings.host), settings.port)
     log.info("public URL: %s", public)
-    log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s%s", public, TOKENSERVER_PATH)
+    log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s", settings.tokenserver_uri)
 
     if workers > 1 or reload:
         prepare_worker_processes(settings, workers)  # metrics summed over workers

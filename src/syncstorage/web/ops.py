@@ -1,4 +1,5 @@
-"""Operational endpoints (storage-api §15.1): no auth, no X-Weave-Timestamp.
+"""Operational endpoints (storage-api §15.1): no auth, no X-Weave-Timestamp;
+and the landing page (web/landing.py), which shows the same checks to people.
 
 Served at the bare root and, through the prefix middleware, below the prefix.
 """
@@ -9,6 +10,7 @@ import asyncio
 import functools
 import logging
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -17,23 +19,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncstorage import __version__
+from syncstorage.auth.nonces import NonceStore, NonceStoreUnavailable
 from syncstorage.logs import one_line
 from syncstorage.settings import Settings
 from syncstorage.storage import ConflictError, Storage, UnavailableError
+from syncstorage.web.landing import landing_routes
 
 log = logging.getLogger(__name__)
 
 
-# How long a heartbeat waits for the database check: load balancers expect
+# How long a heartbeat waits for a store's check: load balancers expect
 # an answer within a second (0.5 s leaves room for a busy machine), and a
 # database that takes longer to say SELECT 1 is not OK for them.
 DATABASE_CHECK_WAIT = 0.5
 
 
-def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
+def ops_routes(settings: Settings, storage: Storage, nonce_store: NonceStore) -> list[Route]:
+    """The heartbeats, the version and the landing page at the root."""
     quota = {"enabled": settings.quota_enabled, "size": settings.max_quota_limit}
     commit = settings.commit
-    database_check = _DatabaseCheck(storage)
+    database_check = SharedCheck("database", storage.ping)
+    nonce_store_check = SharedCheck("nonce store", nonce_store.ping)
 
     async def heartbeat(request: Request) -> Response:
         problem = await database_check.problem()
@@ -61,44 +67,50 @@ def ops_routes(settings: Settings, storage: Storage) -> list[Route]:
         Route("/__heartbeat__", heartbeat, methods=["GET"]),
         Route("/__lbheartbeat__", lbheartbeat, methods=["GET"]),
         Route("/__version__", version_info, methods=["GET"]),
+        *landing_routes(settings, database_check, nonce_store_check),
     ]
 
 
-class _DatabaseCheck:
-    """`storage.ping` for the heartbeats, at most one at a time: heartbeats
-    that arrive while one runs wait for that one. A frozen database holds
-    the ping's thread until database_timeout; without this, each heartbeat
-    would hold one more of the shared worker threads."""
+# What a store's ping raises when the store is away or busy: expected, and
+# logged as the request's one-line reason, not as a bug.
+_EXPECTED = (ConflictError, UnavailableError, NonceStoreUnavailable)
 
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self._running: asyncio.Task | None = None
+
+class SharedCheck:
+    """A store's `ping` for the heartbeat and the landing page, at most one at
+    a time: checks that arrive while one runs wait for that one. A frozen
+    database holds the ping's thread until database_timeout; without this,
+    each heartbeat would hold one more of the shared worker threads."""
+
+    def __init__(self, name: str, ping: Callable[[], None]) -> None:
+        self.name = name
+        self._ping = ping
+        self._running: asyncio.Future | None = None
 
     async def problem(self) -> str | None:
-        """None when the database answered in time, else why not (for the
-        request line: a database that is away is expected, not a bug)."""
+        """None when the store answered in time, else why not (for the
+        request line: a store that is away is expected, not a bug)."""
         if self._running is None or self._running.done():
-            self._running = asyncio.ensure_future(run_in_threadpool(self._storage.ping))
-            self._running.add_done_callback(_log_bug)
+            self._running = asyncio.ensure_future(run_in_threadpool(self._ping))
+            self._running.add_done_callback(self._log_bug)
         try:
             await asyncio.wait_for(asyncio.shield(self._running), DATABASE_CHECK_WAIT)
         except TimeoutError:
-            return f"database unavailable: no answer within {DATABASE_CHECK_WAIT} s"
-        except (ConflictError, UnavailableError) as exc:
-            return one_line("database unavailable", exc)
+            return f"{self.name} unavailable: no answer within {DATABASE_CHECK_WAIT} s"
+        except _EXPECTED as exc:
+            return one_line(f"{self.name} unavailable", exc)
         except Exception:  # noqa: BLE001 - logged once, with its traceback, by _log_bug
-            return "database check failed"
+            return f"{self.name} check failed"
         return None
 
-
-def _log_bug(ping: asyncio.Future) -> None:
-    """A traceback, once per failed check, for what is not an expected
-    database refusal: that is a bug."""
-    if ping.cancelled():
-        return
-    exc = ping.exception()
-    if exc is not None and not isinstance(exc, (ConflictError, UnavailableError)):
-        log.error("heartbeat: database check failed", exc_info=exc)
+    def _log_bug(self, ping: asyncio.Future) -> None:
+        """A traceback, once per failed check, for what is not an expected
+        refusal: that is a bug."""
+        if ping.cancelled():
+            return
+        exc = ping.exception()
+        if exc is not None and not isinstance(exc, _EXPECTED):
+            log.error("%s check failed", self.name, exc_info=exc)
 
 
 @functools.cache  # asked once per process, never per request
