@@ -7,12 +7,12 @@ worker thread so requests never wait for it, until a pass finds nothing
 more. Shutting down waits for the current pass only.
 
 Several workers or servers on one database: only one purges at a time. Each
-run first takes a lock that the database itself holds for a session, so a
-crashed worker can never leave it taken: PostgreSQL's advisory lock, MySQL's
-GET_LOCK, and for SQLite (one machine) an flock on a file next to the
-database (`Dialect.try_lock`). A worker that finds it taken skips that
-round. The lock is held on a connection outside any transaction, so nothing
-else is locked by it.
+run first takes the database's one-process lock (`Dialect.try_lock`): on
+PostgreSQL and MySQL/MariaDB a lease row with an expiry, which holds across
+the nodes of a Galera cluster (db/leases.py), and for SQLite (one machine)
+an flock on a file next to the database. A worker that finds it taken skips
+that round. A worker that dies while purging leaves its lease for at most
+LEASE_SECONDS; the flock goes with the process.
 (Purging from every worker would also be correct, since bounded deletes of
 expired rows are idempotent, but N workers would scan the same rows N times.)
 """
@@ -32,7 +32,11 @@ from syncstorage.storage.sql import SQLStorage
 
 log = logging.getLogger("syncstorage.purge")
 
-LOCK_NAME = "purge"  # `Dialect.try_lock`: syncstorage_purge, <database>.purge-lock
+LOCK_NAME = "purge"  # `Dialect.try_lock`: a syncstorage_leases row, <database>.purge-lock
+# How long a purger's lease lasts: beyond any run (bounded passes of 1000
+# rows), so that a live purger keeps it, short enough that the purge goes on
+# soon after a purger died.
+LEASE_SECONDS = 600.0
 
 
 class PurgeLock:
@@ -44,7 +48,7 @@ class PurgeLock:
         self._held: HeldLock | None = None
 
     def acquire(self) -> bool:
-        self._held = self.storage.dialect.try_lock(self.storage.engine, LOCK_NAME)
+        self._held = self.storage.dialect.try_lock(self.storage.engine, LOCK_NAME, LEASE_SECONDS)
         return self._held is not None
 
     def release(self) -> None:

@@ -117,7 +117,7 @@ def test_servers_starting_at_once_on_an_empty_database(database_url, tmp_path):
 def test_upgrade_gives_up_on_a_lock_held_too_long(database_url, tmp_path, monkeypatch):
     """The wait for another process's migration is bounded: then one line."""
     dialect, engine = db.create_engine(database_url, lock_timeout=5.0, pool_size=None)
-    held = dialect.try_lock(engine, migrate.LOCK_NAME)
+    held = dialect.try_lock(engine, migrate.LOCK_NAME, 60)
     assert held is not None
     monkeypatch.setattr(migrate, "LOCK_WAIT_SECONDS", 0.5)
     try:

@@ -35,10 +35,6 @@ WRITE_OPTION = "syncstorage_write"
 CONNECT_TIMEOUT_WITHOUT_DEADLINE = 30
 POOL_TIMEOUT_WITHOUT_DEADLINE = 30.0
 
-# Server databases namespace the names of `Dialect.try_lock` with this
-# (advisory lock keys are per database, GET_LOCK names per server)
-LOCK_PREFIX = "syncstorage_"
-
 
 class Dialect(abc.ABC):
     """One database's SQL forms, engine settings and error codes."""
@@ -124,10 +120,12 @@ class Dialect(abc.ABC):
         shared for readers."""
 
     @abc.abstractmethod
-    def try_lock(self, engine: sa.Engine, name: str) -> HeldLock | None:
+    def try_lock(self, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
         """A lock named `name` on this database that at most one process
-        holds, held by the database for a session so that a crashed process
-        never leaves it taken; None at once if another process holds it."""
+        holds, on every machine that uses the database; None at once if
+        another process holds it. A process that dies without releasing it
+        leaves it taken for at most `seconds` (server databases: a lease
+        row, db/leases.py) or not at all (SQLite: an flock)."""
 
     # --- statement forms ---
     @abc.abstractmethod
@@ -211,38 +209,6 @@ class HeldLock(abc.ABC):
     @abc.abstractmethod
     def release(self) -> None:
         """Give the lock back."""
-
-
-class _SessionLock(HeldLock):
-    """A server database's session lock, held by a connection outside any
-    transaction (so nothing else is locked by it)."""
-
-    def __init__(self, conn: sa.Connection, unlock: sa.TextClause, params: dict):
-        self._conn, self._unlock, self._params = conn, unlock, params
-
-    def release(self) -> None:
-        try:
-            self._conn.execute(self._unlock, self._params)
-        finally:
-            self._conn.close()
-
-
-def session_lock(
-    engine: sa.Engine, lock: sa.TextClause, unlock: sa.TextClause, params: dict
-) -> HeldLock | None:
-    """Run `lock` (which returns whether it got the lock) on a connection of
-    its own; `unlock` gives it back (`try_lock` of the server databases)."""
-    # AUTOCOMMIT: the lock belongs to the session, no transaction stays open
-    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        got = conn.execute(lock, params).scalar()
-    except BaseException:
-        conn.close()
-        raise
-    if not got:
-        conn.close()
-        return None
-    return _SessionLock(conn, unlock, params)
 
 
 def on_conflict_insert_ignore(insert: OnConflictInsert) -> sa.Insert:

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL
 
-from .dialect import LOCK_PREFIX, Dialect, HeldLock, session_lock
+from .dialect import Dialect, HeldLock
 from .errors import ConflictError, UnavailableError
+from .leases import take_lease
 
 
 class MySQLDialect(Dialect):
@@ -72,15 +73,9 @@ class MySQLDialect(Dialect):
     def lock(self, select, write):
         return select.with_for_update(read=not write)  # FOR UPDATE / LOCK IN SHARE MODE
 
-    def try_lock(self, engine: sa.Engine, name: str) -> HeldLock | None:
-        # GET_LOCK names are per server: name the database too
-        lock_name = f"{LOCK_PREFIX}{name}.{engine.url.database}"[:64]
-        return session_lock(
-            engine,
-            sa.text("SELECT GET_LOCK(:name, 0)"),
-            sa.text("SELECT RELEASE_LOCK(:name)"),
-            {"name": lock_name},
-        )
+    def try_lock(self, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
+        # not GET_LOCK: it holds on one node of a Galera cluster only
+        return take_lease(self, engine, name, seconds)
 
     def insert(self, table: sa.Table) -> sa.Insert:
         return mysql.insert(table)

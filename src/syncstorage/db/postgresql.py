@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import zlib
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -13,14 +12,13 @@ from sqlalchemy.engine import URL
 
 from . import watchdog
 from .dialect import (
-    LOCK_PREFIX,
     Dialect,
     HeldLock,
     on_conflict_insert_ignore,
     on_conflict_upsert,
-    session_lock,
 )
 from .errors import ConflictError, UnavailableError
+from .leases import take_lease
 
 
 class PostgresDialect(Dialect):
@@ -74,15 +72,10 @@ class PostgresDialect(Dialect):
     def lock(self, select, write):
         return select.with_for_update(read=not write)  # FOR UPDATE / FOR SHARE
 
-    def try_lock(self, engine: sa.Engine, name: str) -> HeldLock | None:
-        # advisory lock keys are per database and numbers
-        key = zlib.crc32(f"{LOCK_PREFIX}{name}".encode())
-        return session_lock(
-            engine,
-            sa.text("SELECT pg_try_advisory_lock(:key)"),
-            sa.text("SELECT pg_advisory_unlock(:key)"),
-            {"key": key},
-        )
+    def try_lock(self, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
+        # a row rather than an advisory lock, which would hold on one server
+        # of a multi-primary setup only (db/leases.py)
+        return take_lease(self, engine, name, seconds)
 
     def insert(self, table: sa.Table) -> postgresql.Insert:
         return postgresql.insert(table)

@@ -95,8 +95,10 @@ class SQLiteDialect(Dialect):
     def lock(self, select: sa.Select, write: bool) -> sa.Select:
         return select  # the database-wide lock of BEGIN IMMEDIATE / the snapshot
 
-    def try_lock(self, engine: sa.Engine, name: str) -> HeldLock | None:
-        # one machine: an flock on a file next to the database
+    def try_lock(self, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
+        # One file on one machine: an flock next to it, which the kernel
+        # drops with a dead process (`seconds` unused). A lease row would
+        # queue behind this process's own writers (the group commit).
         handle = os.open(f"{engine.url.database}.{name}-lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,10 +12,10 @@ A later part of the schema (e.g. the tokenserver tables) is one more file in
 `migrations/versions/` whose `down_revision` is the current head.
 
 Any number of servers may start at once on one empty database: `upgrade`
-first takes a lock the database holds for a session (`Dialect.try_lock`:
-PostgreSQL's advisory lock, MySQL's GET_LOCK, an flock next to a SQLite
-file), so one process migrates and the others wait, then find the schema
-current. Without it two processes both created the tables and one died
+first takes the database's one-process lock (`Dialect.try_lock`: a lease
+row on the server databases, which holds across a Galera cluster's nodes;
+an flock next to a SQLite file), so one process migrates and the others
+wait, then find the schema current. Without it two processes both created the tables and one died
 with "table already exists" (MySQL's DDL is not transactional; PostgreSQL
 fails on the catalog's unique index).
 """
@@ -40,9 +40,10 @@ from .schema import DEFAULT_SHARDSIZE
 
 log = logging.getLogger("syncstorage")
 
-LOCK_NAME = "migrate"  # `Dialect.try_lock`: syncstorage_migrate, <database>.migrate-lock
+LOCK_NAME = "migrate"  # `Dialect.try_lock`: a syncstorage_leases row, <database>.migrate-lock
 # How long a process waits for another one's migration, which may rewrite a
-# large table; then it gives up with MigrationBusy.
+# large table; then it gives up with MigrationBusy. Also how long the lease
+# of a migrating process that died blocks the others.
 LOCK_WAIT_SECONDS = 600.0
 _LOCK_POLL_SECONDS = 0.2
 
@@ -69,14 +70,14 @@ def _migration_lock(url: str, wait: float) -> Iterator[None]:
     dialect, engine = _migration_dialect_and_engine(url)
     try:
         deadline = time.monotonic() + wait
-        held = dialect.try_lock(engine, LOCK_NAME)
+        held = dialect.try_lock(engine, LOCK_NAME, LOCK_WAIT_SECONDS)
         if held is None:
             log.info("waiting for another process to finish migrating the database schema")
         while held is None:
             if time.monotonic() >= deadline:
                 raise MigrationBusy(f"another process has been migrating the schema for over {wait:.0f} s")
             time.sleep(_LOCK_POLL_SECONDS)
-            held = dialect.try_lock(engine, LOCK_NAME)
+            held = dialect.try_lock(engine, LOCK_NAME, LOCK_WAIT_SECONDS)
         try:
             yield
         finally:
