@@ -20,17 +20,20 @@ from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
 from bench.workloads import big_collection, first_sync, steady
+from bench.workloads import nodes
 from bench.workloads import scale as scale_sweep
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
-# Not run by default (minutes, several users of up to 100,000 records): --only scale
-OPTIONAL_WORKLOADS = ("scale",)
+# Not run by default: --only scale (minutes, several users of up to 100,000
+# records); --only nodes (a tokenserver and three storage nodes, SQLite only)
+OPTIONAL_WORKLOADS = ("scale", "nodes")
 
 SMOKE = {
     "first_sync": first_sync.Sizes(users=2, bookmarks=20, history=130, page=50),
     "big_collection": big_collection.Sizes(records=1_200, newer_items=20, ids=20, page=250, repeats=3),
     "steady": steady.Sizes(users=6, connections=3, seconds=1.0, warmup_seconds=0.3),
     "scale": scale_sweep.Sizes(sizes=(200, 1_000), repeats=3),
+    "nodes": nodes.Sizes(users=60, capacities=(40, 30, 20), connections=4, phase_seconds=3, token_seconds=4),
 }
 
 
@@ -44,6 +47,7 @@ def full_sizes(scale: float, steady_seconds: float, sweep: tuple[int, ...]) -> d
         "big_collection": replace(bc, records=max(n(bc.records), bc.newer_items + bc.ids)),
         "steady": replace(st, users=n(st.users), seconds=steady_seconds),
         "scale": scale_sweep.Sizes(sizes=sweep),  # not --scale: the sizes are the point
+        "nodes": replace(nodes.Sizes(), users=n(nodes.Sizes().users)),
     }
 
 
@@ -119,7 +123,7 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
     env = python_env()
     if nonce_store_url:
         env["SYNCSTORAGE_NONCE_STORE_URL"] = nonce_store_url
-    server_workloads = [name for name in selected if name != "ceiling"]
+    server_workloads = [name for name in selected if name not in ("ceiling", "nodes")]
     if server_workloads:
         port = free_port()
         url = database_url or f"sqlite:///{workdir / 'bench.db'}"
@@ -136,6 +140,8 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
                         continue
                     module = {"first_sync": first_sync, "big_collection": big_collection, "steady": steady}[name]
                     results[name] = await module.run(target, sizes[name])
+    if "nodes" in selected:  # processes of its own, each on its own SQLite file
+        results["nodes"] = await nodes.run(sizes["nodes"], workdir, logs, env, secret)
     if "ceiling" in selected:
         port = free_port()
         ceiling_env = dict(env, SYNCSTORAGE_MASTER_SECRET=secret,

@@ -71,6 +71,27 @@ def test_scale_sweep_smoke_verifies_every_size_and_purges_exactly_the_expired_ro
     assert "Scale behaviour" in run.stdout
 
 
+def test_many_nodes_smoke_moves_the_drained_nodes_users_without_errors(tmp_path):
+    """A tokenserver and three storage nodes: users spread by capacity, the
+    drained node's users get another node at their next token, the others
+    see no error, and nobody is left without a node."""
+    out = tmp_path / "nodes.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "nodes", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    nodes = orjson.loads(out.read_bytes())["nodes"]
+    assert nodes["errors"] == 0, nodes["error_samples"]
+    before, after = nodes["users_per_node_before_drain"], nodes["users_per_node_at_end"]
+    drained = list(before)[-1]  # added last
+    assert sum(before.values()) == sum(after.values()) == nodes["sizes"]["users"]
+    assert drained not in after and nodes["users_moved"] == before[drained] > 0
+    # by capacity: the largest node holds the most users
+    assert before[list(before)[0]] > before[drained]
+    assert not [key for key in nodes["requests"] if key == f"removed: {drained}"]  # stopped with its removal
+
+
 @pytest.mark.parametrize("sizes", ["0", "1000,x", ""])
 def test_sweep_sizes_must_be_record_counts(sizes):
     run = subprocess.run(
