@@ -142,6 +142,10 @@ def delete_token(conn: sa.Connection, token_id: str) -> bool:
     return conn.execute(tokens.delete().where(tokens.c.token_id == token_id)).rowcount > 0
 
 
+def delete_tokens(conn: sa.Connection, uid: str, kind: str) -> None:
+    conn.execute(tokens.delete().where(tokens.c.uid == uid, tokens.c.kind == kind))
+
+
 def touch_session(conn: sa.Connection, token_id: str, now_ms: int) -> None:
     conn.execute(tokens.update().where(tokens.c.token_id == token_id).values(last_used_at=now_ms))
     conn.execute(devices.update().where(devices.c.session_token_id == token_id).values(last_access_at=now_ms))
