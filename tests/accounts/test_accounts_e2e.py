@@ -55,6 +55,18 @@ def test_sign_up_sign_in_keys_oauth_tokenserver_and_storage(accounts_server, cli
         assert sync.put("storage/bookmarks/a", json={"payload": "x"}).status_code == 200
         assert sync.get("info/collections").json().keys() == {"bookmarks"}
 
+    # no password-derived value, token, code or key material in the log
+    from support.onepw import Credentials
+
+    secrets_sent = [
+        Credentials.v1(email, PASSWORD).auth_pw.hex(), created.session_token, signed_in.session_token,
+        signed_in.key_fetch_token, code, tokens["access_token"], tokens["refresh_token"], tokens["keys_jwe"],
+        access["access_token"], scoped["k"],
+    ]
+    log = accounts_server.log()
+    assert "/v1/oauth/token" in log  # the requests were logged...
+    assert [s for s in secrets_sent if s and s in log] == []  # ...without their secrets
+
 
 def test_wrong_password_unknown_account_and_email_case(client: OnepwClient):
     email = new_email()

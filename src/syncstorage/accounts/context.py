@@ -32,6 +32,10 @@ PASSWORD_PER_ACCOUNT = Limit(burst=10, per_seconds=60)
 PASSWORD_PER_ADDRESS = Limit(burst=30, per_seconds=10)
 LOOKUP_PER_ADDRESS = Limit(burst=60, per_seconds=2)
 
+# Expired tokens, codes, invitations and deny-list entries are deleted by
+# the first request after this many seconds (and at start-up).
+PURGE_EVERY_SECONDS = 3600
+
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
@@ -58,6 +62,8 @@ class AccountsContext:
         self.hawk = HawkVerifier(self.public_url, nonce_store, settings.hawk_skew_window, clock.time)
         self.limits = RateLimiter()
         self._kdf_slots = threading.BoundedSemaphore(KDF_CONCURRENCY)
+        self._purge_lock = threading.Lock()
+        self._purged_at: float | None = None  # clock time of the last purge
 
     def route(
         self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any], *, signed_by: str | None = None
@@ -66,6 +72,7 @@ class AccountsContext:
         carry; checked before the handler looks at the body."""
 
         def run(call: Call) -> Any:
+            self.purge_if_due()
             if signed_by is not None:
                 with self.authenticated(call, signed_by):
                     pass
@@ -73,6 +80,21 @@ class AccountsContext:
 
         name = path  # the request log's route
         return Route(path, endpoint(run, name, is_unavailable=self.is_unavailable), methods=[method], name=name)
+
+    def purge_if_due(self) -> None:
+        """Delete what expired, at most once per PURGE_EVERY_SECONDS, in
+        whichever request comes first (others do not wait for it)."""
+        now = self.clock.time()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY_SECONDS:
+            return
+        if not self._purge_lock.acquire(blocking=False):
+            return
+        try:
+            with self.engine.begin() as conn:
+                store.purge_expired(conn, int(now * 1000), self.settings.accounts_code_ttl * 1000)
+            self._purged_at = now
+        finally:
+            self._purge_lock.release()
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
