@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("GET", "/v1/session/status", "sessionToken"),
     ("POST", "/v1/session/destroy", "sessionToken"),
     ("GET", "/v1/recovery_email/status", "sessionToken"),
+    ("POST", "/v1/recovery_email/resend_code", "sessionToken"),
     ("POST", "/v1/password/change/start", None),
     ("POST", "/v1/password/change/finish", "passwordChangeToken"),
     ("POST", "/v1/account/reset", "accountResetToken"),
