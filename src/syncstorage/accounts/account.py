@@ -132,7 +132,8 @@ def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 def keys(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     with ctx.authenticated(call, store.KEY_FETCH) as (conn, auth):
-        store.delete_token(conn, auth.token.token_id)  # single use (§4.7)
+        if not store.delete_token(conn, auth.token.token_id):  # single use (§4.7)
+            raise errors.invalid_auth_token("key-fetch token used by another request meanwhile")
     return {"bundle": auth.token.key_bundle}
 
 

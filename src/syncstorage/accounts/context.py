@@ -152,7 +152,7 @@ class AccountsContext:
             account = store.find_account(conn, uid=token.uid)
             if account is None:
                 raise errors.invalid_auth_token("the token's account is gone")
-            if kind == store.SESSION:
+            if kind == store.SESSION and attributes is not None:  # once per request
                 store.touch_session(conn, token_id, now)
             yield conn, Authenticated(token, account)
 
