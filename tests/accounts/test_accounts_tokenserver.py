@@ -52,3 +52,26 @@ def test_accounts_off_serves_no_accounts_endpoints(sqlite_url, tmp_path, fxa):
         assert not (tmp_path / "data" / "accounts_signing_keys.json").exists()
     finally:
         server.stop()
+
+
+def test_accounts_at_the_origin_root_and_sync_below_a_prefix(sqlite_url, tmp_path):
+    """docs/accounts.md: the accounts server at the root of the origin while
+    storage and the tokenserver live below public_url's path."""
+    from support.server import free_port
+
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    server = start_accounts_server(tmp_path, sqlite_url, port=port, public_url=f"{origin}/sync",
+                                   accounts_public_url=origin)
+    try:
+        config = httpx.get(f"{origin}/.well-known/fxa-client-configuration").json()
+        assert config["auth_server_base_url"] == origin
+        assert config["sync_tokenserver_base_url"] == f"{origin}/sync"
+        with OnepwClient(origin) as client:
+            signed_in = client.create(new_email(), "a password")
+            access = client.access_token(signed_in.session_token)["access_token"]
+        answer = httpx.get(f"{origin}/sync/1.0/sync/1.5",
+                           headers={"Authorization": f"Bearer {access}", "X-KeyID": "1700000000000-qqo"})
+        assert answer.status_code == 200 and answer.json()["api_endpoint"].startswith(f"{origin}/sync/1.5/")
+    finally:
+        server.stop()
