@@ -203,3 +203,42 @@ def test_account_destroy(client: OnepwClient):
     with pytest.raises(ApiError) as verify:
         client.request("POST", "/v1/verify", {"token": access})
     assert verify.value.errno == 108
+
+
+def test_a_mobile_app_uses_its_refresh_token_for_devices(accounts_server, client: OnepwClient):
+    """Spec §2.6: mobile keeps the refresh token and sends it as Bearer on
+    the device calls, and trades it for access tokens."""
+    import httpx
+
+    email = new_email()
+    signed_in = client.create(email, PASSWORD)
+    kb = client.kb(signed_in)
+    flow = FirefoxFlow()
+    code = client.authorize(signed_in, kb, flow)
+    tokens = client.request("POST", "/v1/oauth/token", {  # mobile: no Hawk on the code exchange
+        "grant_type": "authorization_code", "code": code, "client_id": "5882386c6d801776", "code_verifier": flow.verifier,
+    })
+    refresh = tokens["refresh_token"]
+    bearer = {"Authorization": f"Bearer {refresh}"}
+
+    def call(method: str, path: str, body=None) -> httpx.Response:
+        return httpx.request(method, accounts_server.base_url + path, json=body, headers=bearer)
+
+    phone = call("POST", "/v1/account/device", {"name": "phone", "type": "mobile"})
+    assert phone.status_code == 200, phone.text
+    listed = call("GET", "/v1/account/devices").json()
+    assert [(d["name"], d["isCurrentDevice"]) for d in listed] == [("phone", True)]
+    attached = client.request("GET", "/v1/account/attached_clients", token=signed_in.session_token)
+    assert [c["deviceId"] for c in attached if c["refreshTokenId"]] == [phone.json()["id"]]
+    fresh = client.request("POST", "/v1/oauth/token", {"grant_type": "refresh_token", "client_id": "5882386c6d801776",
+                                                       "refresh_token": refresh, "scope": SYNC_SCOPE})
+    assert fresh["scope"] == SYNC_SCOPE and "refresh_token" not in fresh
+    # the session token is no Bearer credential, and a refresh token signs nothing else
+    assert httpx.get(accounts_server.base_url + "/v1/account/devices",
+                     headers={"Authorization": f"Bearer {signed_in.session_token}"}).json()["errno"] == 110
+    assert httpx.get(accounts_server.base_url + "/v1/session/status", headers=bearer).json()["errno"] == 109
+
+    client.request("POST", "/v1/oauth/destroy", {"client_id": "5882386c6d801776", "token": refresh})
+    gone = call("GET", "/v1/account/devices")
+    assert (gone.status_code, gone.json()["errno"]) == (401, 110)
+    assert client.request("GET", "/v1/account/devices", token=signed_in.session_token) == []

@@ -42,6 +42,7 @@ class Call:
     client_address: str
     query: dict[str, str]
     signer: str | None = None  # the token id whose Hawk signature was checked, once it was
+    refresh_token_ok: bool = False  # set by the route: see AccountsContext.route
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
