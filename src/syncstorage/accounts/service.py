@@ -34,6 +34,9 @@ class AccountsServer:
             pool_size=POOL_SIZE,
             writes_only=True,
         )
+        # A database error's message would otherwise quote the statement's
+        # parameters (token keys, verifiers) into the log.
+        self.engine.hide_parameters = True
         keys, created = signing.load_or_create(settings.data_dir)
         if created:
             log.info("generated the accounts signing key %s in %s", keys[-1].kid, settings.data_dir / signing.FILE_NAME)
