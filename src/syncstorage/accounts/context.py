@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from starlette.routing import Route
@@ -63,7 +63,7 @@ class AccountsContext:
         nonce_store: NonceStore,
         keys: list[SigningKey],
         clock: Clock,
-        is_unavailable,
+        is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool],
     ) -> None:
         self.settings = settings
         self.public_url = settings.effective_accounts_public_url
@@ -185,9 +185,11 @@ class AccountsContext:
         account = store.find_account(conn, uid=row.uid)
         if account is None:
             raise errors.invalid_auth_token("the token's account is gone")
-        now = self.now_ms()
-        store.touch_refresh_token(conn, row.token_hash, now)
-        store.touch_session(conn, row.token_hash, now)  # its device's lastAccessTime
+        if call.signer is None:  # once per request
+            now = self.now_ms()
+            store.touch_refresh_token(conn, row.token_hash, now)
+            store.touch_session(conn, row.token_hash, now)  # its device's lastAccessTime
+            call.signer = row.token_hash
         return Authenticated(Holder(row.token_hash, True, row.created_at // 1000), account)
 
     def session(self, call: Call) -> AbstractContextManager[tuple[sa.Connection, Authenticated]]:

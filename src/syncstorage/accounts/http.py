@@ -90,7 +90,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def endpoint(handler: Callable[[Call], Any], route: str, *, is_unavailable: Callable[[Exception], bool]) -> Callable:
+def endpoint(handler: Callable[[Call], Any], route: str, *, is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool]) -> Callable:
     """`is_unavailable(exc)`: whether a database error is the database being
     away or locked (answered 503) rather than a bug."""
 
