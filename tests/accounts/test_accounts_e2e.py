@@ -8,7 +8,7 @@ import pytest
 
 from accounts.conftest import new_email
 from support.client import SyncClient
-from support.onepw import SYNC_SCOPE, ApiError, FirefoxFlow, OnepwClient
+from support.onepw import SYNC_SCOPE, ApiError, FirefoxFlow, OnepwClient, sync_key
 from syncstorage.auth.hawk import hawk_header
 
 pytestmark = pytest.mark.e2e
@@ -117,13 +117,27 @@ def test_reset_makes_a_new_kb(accounts_server, client: OnepwClient):
     kb = client.kb(first)
     keys_before = client.request("POST", "/v1/account/scoped-key-data",
                                  {"client_id": "5882386c6d801776", "scope": SYNC_SCOPE}, token=first.session_token)
+    old_kid = sync_key(kb, keys_before[SYNC_SCOPE]["keyRotationTimestamp"])["kid"]
+    old_access = client.access_token(first.session_token)["access_token"]
+    before = sync_credentials(accounts_server, old_access, old_kid)
     result = invoke_cli("account", "reset-password", email, env=accounts_server.env)
     assert result.returncode == 0, result.stderr
     reset = client.reset(email, result.stdout.strip(), "another password")
-    assert client.kb(reset) != kb
+    new_kb = client.kb(reset)
+    assert new_kb != kb
     keys_after = client.request("POST", "/v1/account/scoped-key-data",
                                 {"client_id": "5882386c6d801776", "scope": SYNC_SCOPE}, token=reset.session_token)
     assert keys_after[SYNC_SCOPE]["keyRotationTimestamp"] > keys_before[SYNC_SCOPE]["keyRotationTimestamp"]
+    # the tokenserver sees new keys: a new storage uid, so Firefox syncs afresh,
+    # and then refuses a Firefox still on the old keys (auth-and-tokens §9.3)
+    new_kid = sync_key(new_kb, keys_after[SYNC_SCOPE]["keyRotationTimestamp"])["kid"]
+    after = sync_credentials(accounts_server, client.access_token(reset.session_token)["access_token"], new_kid)
+    assert after["uid"] != before["uid"]
+    import httpx
+
+    stale = httpx.get(f"{accounts_server.base_url}/1.0/sync/1.5",
+                      headers={"Authorization": f"Bearer {old_access}", "X-KeyID": old_kid})
+    assert (stale.status_code, stale.json()["status"]) == (401, "invalid-client-state")
     with pytest.raises(ApiError) as gone:
         client.request("GET", "/v1/session/status", token=first.session_token)
     assert gone.value.errno == 110
