@@ -85,12 +85,17 @@ def test_wrong_password_unknown_account_and_email_case(client: OnepwClient):
     assert exists.value.errno == 101
 
 
-def test_password_change_keeps_kb_and_ends_other_sessions(client: OnepwClient):
+def test_password_change_keeps_kb_and_ends_other_sessions(accounts_server, client: OnepwClient):
     email = new_email()
     first = client.create(email, PASSWORD)
     kb = client.kb(first)
     other = client.login(email, PASSWORD)
-    generation_before = client.request("POST", "/v1/verify", {"token": client.access_token(other.session_token)["access_token"]})["generation"]
+    old_access = client.access_token(other.session_token)["access_token"]
+    generation_before = client.request("POST", "/v1/verify", {"token": old_access})["generation"]
+    keys_changed_at = client.request("POST", "/v1/account/scoped-key-data", {"client_id": "5882386c6d801776",
+                                     "scope": SYNC_SCOPE}, token=other.session_token)[SYNC_SCOPE]["keyRotationTimestamp"]
+    kid = sync_key(kb, keys_changed_at)["kid"]
+    before = sync_credentials(accounts_server, old_access, kid)
 
     changed = client.change_password(first, "a new password")
     assert client.kb(changed) == kb
@@ -105,8 +110,17 @@ def test_password_change_keeps_kb_and_ends_other_sessions(client: OnepwClient):
         assert (revoked.value.status, revoked.value.errno) == (401, 110)
     status = client.request("GET", "/v1/session/status", token=changed.session_token)
     assert status == {"state": "verified", "uid": first.uid}
-    generation_after = client.request("POST", "/v1/verify", {"token": client.access_token(changed.session_token)["access_token"]})["generation"]
+    new_access = client.access_token(changed.session_token)["access_token"]
+    generation_after = client.request("POST", "/v1/verify", {"token": new_access})["generation"]
     assert generation_after > generation_before
+    # same keys, so the same storage uid: the data stays (issue 15); the
+    # old generation's tokens are refused once the new one was seen
+    assert sync_credentials(accounts_server, new_access, kid)["uid"] == before["uid"]
+    import httpx
+
+    stale = httpx.get(f"{accounts_server.base_url}/1.0/sync/1.5",
+                      headers={"Authorization": f"Bearer {old_access}", "X-KeyID": kid})
+    assert (stale.status_code, stale.json()["status"]) == (401, "invalid-generation")
 
 
 def test_reset_makes_a_new_kb(accounts_server, client: OnepwClient):
