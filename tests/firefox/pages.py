@@ -4,6 +4,7 @@ there (Marionette's content context), as a person's Firefox would."""
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -50,3 +51,85 @@ def open_page(firefox: Firefox, url: str) -> None:
     """Load `url` in the selected tab (as typing it in the address bar)."""
     with content(firefox) as client:
         client.navigate(url)
+
+
+PAGE_TIMEOUT = 60.0  # the page loaded and its first WebChannel exchange done
+CONNECT_TIMEOUT = 180.0  # submit -> Firefox connected (PBKDF2, API calls, code exchange)
+FIRST_SYNC_TIMEOUT = 180.0
+
+
+def _wait(what: str, check, timeout: float, failure=lambda: None):
+    """Poll `check()` until it returns something truthy, at most `timeout`
+    seconds; `failure()` returning a text ends the wait early with it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        problem = failure()
+        if problem:
+            raise FirefoxError(f"{what}: {problem}")
+        if time.monotonic() > deadline:
+            raise FirefoxError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def _page_error(client) -> str | None:
+    """The error the page shows, once it is not busy any more."""
+    text = client.execute_script("""
+        const form = document.getElementById("account-form"), error = document.getElementById("error");
+        return form && error && !form.hasAttribute("aria-busy") ? error.textContent : "";
+    """)
+    return text or None
+
+
+def _ready(client) -> bool:
+    return client.execute_script('const b = document.getElementById("submit"); return Boolean(b && !b.disabled);')
+
+
+def open_sign_in_page(firefox: Firefox) -> str:
+    """Do what "Sign in to sync" in Firefox's menu does (gSync.openFxAEmailFirstPage:
+    autoconfig, a new OAuth flow, our page in a new tab), switch Marionette
+    to that tab and wait until the page has talked to Firefox. Returns its URL."""
+    with content(firefox) as client:
+        before = set(client.window_handles)
+    firefox.run("""
+        const win = Services.wm.getMostRecentWindow("navigator:browser");
+        await win.gSync.openFxAEmailFirstPage("preferences");
+    """)
+    with content(firefox) as client:
+        (tab,) = _wait("a tab for the sign-in page", lambda: set(client.window_handles) - before, PAGE_TIMEOUT)
+        client.switch_to_window(tab)
+        _wait("the sign-in page ready", lambda: _ready(client), PAGE_TIMEOUT, lambda: _page_error(client))
+        return client.get_url()
+
+
+def submit_account_form(firefox: Firefox, email: str, password: str, *, create: bool) -> None:
+    """Type into the open sign-in page as a person would (keys into the
+    labelled fields), switching to "Create an account" first if `create`."""
+    with content(firefox) as client:
+        if create:
+            client.find_element("id", "switch-mode").click()
+            _wait("the sign-up page ready", lambda: "/signup?" in client.get_url() and _ready(client), PAGE_TIMEOUT,
+                  lambda: _page_error(client))
+        client.find_element("id", "email").clear()
+        client.find_element("id", "email").send_keys(email)
+        client.find_element("id", "password").send_keys(password)
+        if create:
+            client.find_element("id", "password-confirm").send_keys(password)
+        client.find_element("id", "submit").click()
+
+
+def wait_connected(firefox: Firefox) -> None:
+    """Until the page says Firefox is connected; its error, if it shows one."""
+    with content(firefox) as client:
+        _wait("the page connecting Firefox",
+              lambda: client.execute_script('return !document.getElementById("connected").hidden;'),
+              CONNECT_TIMEOUT, lambda: _page_error(client))
+
+
+def wait_first_sync(firefox: Firefox) -> None:
+    """Until the sync Firefox starts by itself after connecting has succeeded."""
+    _wait("Firefox's first sync",
+          lambda: firefox.run('return Services.prefs.getStringPref("services.sync.lastSync", "");'),
+          FIRST_SYNC_TIMEOUT)
