@@ -9,6 +9,11 @@ tokenserver (`GET /1.0/sync/1.5`). Sync traffic thus skips Starlette's
 router and exception middlewares, which it does not need (the storage API
 answers every error itself). `storage_enabled` / `tokenserver_enabled`
 turn either half off for multi-node set-ups (auth-and-tokens §13.1).
+
+With `accounts_enabled`, the built-in accounts server's routes join the
+Starlette app, and the tokenserver checks that server's tokens in process
+through `_builtin_accounts_verifier` (the two packages do not import each
+other; this module joins them).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncstorage import metrics
+from syncstorage.accounts import AccountsServer, InvalidAccessToken
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
 from syncstorage.background_purge import BackgroundPurge
 from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
@@ -30,7 +37,7 @@ from syncstorage.requestlog import RequestLogMiddleware
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.timestamps import WALL_CLOCK, Clock
-from syncstorage.tokenserver import Tokenserver
+from syncstorage.tokenserver import AccountsUnavailable, InvalidToken, LocalToken, Tokenserver
 from syncstorage.web.api import StorageAPI, is_storage_api
 from syncstorage.web.context import Context
 from syncstorage.web.cors import CORSMiddleware
@@ -53,7 +60,14 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
         settings, make_nonce_store(settings.nonce_store_url), clock
     )
     routes = [*ops_routes(settings, storage), *metrics_routes(settings)]
-    tokenserver = Tokenserver(settings) if settings.tokenserver_enabled else None
+    accounts = AccountsServer(settings, clock=clock) if settings.accounts_enabled else None
+    tokenserver = (
+        Tokenserver(settings, local_verifier=_builtin_accounts_verifier(accounts) if accounts else None)
+        if settings.tokenserver_enabled
+        else None
+    )
+    if accounts is not None:
+        routes.extend(accounts.routes)
     purger = BackgroundPurge(storage, settings.purge_interval) if settings.purge_interval else None
     if tokenserver is not None:
         routes.extend(tokenserver.routes)
@@ -63,6 +77,8 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
         if tokenserver is not None:
             # This process's own public_url becomes a node only if it serves storage.
             tokenserver.start(register_own_node=settings.storage_enabled)
+        if accounts is not None:
+            accounts.start()
         if purger is not None:
             purger.start()
         with metrics_lifespan(settings):
@@ -71,6 +87,8 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
             await purger.stop()
         if tokenserver is not None:
             tokenserver.close()
+        if accounts is not None:
+            accounts.close()
         storage.close()
 
     others = Starlette(
@@ -89,6 +107,24 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     app = PrefixMiddleware(app, prefix=public_url_prefix(settings.effective_public_url))
     app = CORSMiddleware(app, allowed_origin=settings.cors_allowed_origin)
     return RequestLogMiddleware(app, master_secrets=settings.master_secret)
+
+
+def _builtin_accounts_verifier(accounts: AccountsServer):
+    """The tokenserver's in-process check of the built-in accounts' tokens,
+    in the tokenserver's terms."""
+
+    def verify(bearer: str) -> LocalToken | None:
+        try:
+            claims = accounts.verify_access_token(bearer)
+        except InvalidAccessToken as exc:
+            raise InvalidToken(f"built-in accounts: {exc}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise AccountsUnavailable(f"built-in accounts database: {type(exc).__name__}") from None
+        if claims is None:
+            return None
+        return LocalToken(claims.uid, claims.scopes, claims.generation)
+
+    return verify
 
 
 class _StorageAPIFirst:

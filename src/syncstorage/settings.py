@@ -144,6 +144,29 @@ class Settings(BaseSettings):
     # Label for client telemetry; default derived from the database URL (§11.1).
     node_type: str | None = None
 
+    # --- built-in accounts server (docs/accounts.md; spec accounts.md) ---
+    # Serve a Firefox Accounts compatible server (sign-up, sign-in, OAuth,
+    # devices, profile) from this process, so Firefox needs no Mozilla account.
+    accounts_enabled: bool = False
+    # The origin Firefox's autoconfig URI names (no path is best: accounts
+    # pages are found relative to it). Default: public_url.
+    accounts_public_url: str | None = None
+    # Who may create an account from the sign-up page: anyone ("open"), only
+    # holders of an invitation from `syncstorage account invite` ("invite"),
+    # or nobody ("closed": only `syncstorage account add`).
+    accounts_signup: Literal["open", "invite", "closed"] = "invite"
+    # Lifetimes, in seconds: the longest OAuth access token (also the default
+    # when Firefox asks for none), an authorization code, a key-fetch or
+    # password-change token, a password-reset token and an invitation.
+    accounts_access_token_ttl: int = Field(default=86400, ge=120, le=7 * 86400)
+    accounts_code_ttl: int = Field(default=900, ge=30, le=3600)
+    accounts_key_fetch_ttl: int = Field(default=900, ge=30, le=3600)
+    accounts_reset_ttl: int = Field(default=3600, ge=60, le=86400)
+    accounts_invite_ttl: int = Field(default=7 * 86400, ge=60)
+    # Days a session token may go unused before it stops working (Firefox
+    # then asks to reconnect); 0 = sessions live until sign-out.
+    accounts_session_idle_days: int = Field(default=0, ge=0)
+
     # --- metrics (docs/operations.md "Metrics"); all off by default ---
     # Prometheus: served by the app at metrics_path, or, when metrics_port is
     # set, on that port of `host` instead (and not by the app).
@@ -218,7 +241,7 @@ class Settings(BaseSettings):
             raise ValueError("may not be below /1.5/ or /1.0/ (the storage API and tokenserver)")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "accounts_public_url")
     @classmethod
     def _strip_public_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -273,6 +296,10 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_accounts_public_url(self) -> str:
+        return self.accounts_public_url or self.effective_public_url
 
     @property
     def effective_database_url(self) -> str:

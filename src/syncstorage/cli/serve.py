@@ -124,7 +124,9 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     ensure_default_data_dir(settings)
     settings = with_master_secret(settings)
     ensure_schema(settings.effective_database_url, settings.storage_layout)
-    if settings.tokenserver_enabled and settings.effective_tokenserver_database_url != settings.effective_database_url:
+    # the accounts tables live in the tokenserver's database too
+    uses_tokenserver_database = settings.tokenserver_enabled or settings.accounts_enabled
+    if uses_tokenserver_database and settings.effective_tokenserver_database_url != settings.effective_database_url:
         ensure_schema(settings.effective_tokenserver_database_url)
 
     public = settings.effective_public_url
@@ -132,7 +134,13 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
         log.warning("public_url is not set: set SYNCSTORAGE_PUBLIC_URL to the URL Firefox uses to reach this server")
     log.info("syncstorage %s listening on http://%s:%d", __version__, _url_host(settings.host), settings.port)
     log.info("public URL: %s", public)
-    log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s%s", public, TOKENSERVER_PATH)
+    if settings.accounts_enabled:
+        log.info(
+            "built-in accounts (sign-up %s): in Firefox about:config set identity.fxaccounts.autoconfig.uri = %s",
+            settings.accounts_signup, settings.effective_accounts_public_url,
+        )
+    else:
+        log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s%s", public, TOKENSERVER_PATH)
 
     if workers > 1 or reload:
         prepare_worker_processes(settings, workers)  # metrics summed over workers

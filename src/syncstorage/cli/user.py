@@ -144,13 +144,17 @@ def delete(config_file, user: str, yes: bool) -> None:
             described.append(f"uid {uid} ({len(rows)} collections, {sum(r[1] for r in rows)} items)")
         if not yes:
             click.confirm(f"Delete all stored data of {', '.join(described)}?", abort=True)
-        for uid in uids:
-            try:
-                with storage.session(uid, write=True) as session:
-                    session.delete_storage()
-            except StorageError as exc:
-                raise DatabaseProblem(f"could not delete the data of uid {uid}: {exc}; try again") from None
-            click.echo(f"deleted the stored data of uid {uid}")
+        delete_stored_data(storage, uids)
     finally:
         storage.close()
+
+
+def delete_stored_data(storage: SQLStorage, uids: Sequence[int]) -> None:
+    for uid in uids:
+        try:
+            with storage.session(uid, write=True) as session:
+                session.delete_storage()
+        except StorageError as exc:
+            raise DatabaseProblem(f"could not delete the data of uid {uid}: {exc}; try again") from None
+        click.echo(f"deleted the stored data of uid {uid}")
 

@@ -7,6 +7,7 @@ the public_url prefix, its `start()` runs at server start-up and `close()`
 at shutdown. With `storage_enabled` off the same app is a tokenserver alone.
 """
 
+from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, LocalToken
 from syncstorage.tokenserver.service import Tokenserver
 
-__all__ = ["Tokenserver"]
+__all__ = ["AccountsUnavailable", "InvalidToken", "LocalToken", "Tokenserver"]

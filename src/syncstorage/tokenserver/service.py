@@ -25,7 +25,7 @@ from syncstorage.settings import Settings
 from syncstorage.tokenserver import errors
 from syncstorage.tokenserver.db import expected_error, make_engine
 from syncstorage.tokenserver.identifiers import fxa_kid, hashed_ids
-from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, OAuthVerifier
+from syncstorage.tokenserver.oauth import AccountsUnavailable, InvalidToken, LocalVerifier, OAuthVerifier
 from syncstorage.tokenserver.records import get_user
 from syncstorage.tokenserver.store import Service, ensure_node, ensure_service
 from syncstorage.tokenserver.parsing import (
@@ -62,7 +62,9 @@ class TokenRequest:
 
 
 class Tokenserver:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, local_verifier: LocalVerifier | None = None) -> None:
+        """`local_verifier`: checks the tokens of an accounts server in this
+        process (the built-in one) without an HTTP round trip."""
         self.settings = settings
         # Shared with the storage side (§2.1); `serve` fills in the generated one.
         self.master_secrets = list(settings.master_secret)
@@ -85,7 +87,7 @@ class Tokenserver:
             if jwk
         ]
         self.verifier = OAuthVerifier(
-            settings.fxa_oauth_server_url, settings.fxa_oauth_request_timeout, jwks
+            settings.fxa_oauth_server_url, settings.fxa_oauth_request_timeout, jwks, local_verifier
         )
         self._service: Service | None = None
 

@@ -1,0 +1,133 @@
+"""What the accounts endpoints share: settings, database, clock, Hawk,
+rate limits, the bounded password-stretching pool and the signing keys."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from starlette.routing import Route
+
+from syncstorage.accounts import crypto, errors, store
+from syncstorage.accounts.hawk import HawkVerifier
+from syncstorage.accounts.http import Call, endpoint
+from syncstorage.accounts.ratelimit import Limit, RateLimiter
+from syncstorage.accounts.signing import SigningKey
+from syncstorage.auth.nonces import NonceStore
+from syncstorage.settings import Settings
+from syncstorage.timestamps import Clock
+
+# scrypt takes 64 MiB and a few hundred ms: at most this many at once, and a
+# request waits at most KDF_WAIT_SECONDS for its turn (then 503 errno 201).
+KDF_CONCURRENCY = 2
+KDF_WAIT_SECONDS = 10.0
+
+# Password checks (login, create, destroy, change): per account and per
+# client address. Existence checks (status by email) per address.
+PASSWORD_PER_ACCOUNT = Limit(burst=10, per_seconds=60)
+PASSWORD_PER_ADDRESS = Limit(burst=30, per_seconds=10)
+LOOKUP_PER_ADDRESS = Limit(burst=60, per_seconds=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    token: sa.Row
+    account: sa.Row
+
+
+class AccountsContext:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        nonce_store: NonceStore,
+        keys: list[SigningKey],
+        clock: Clock,
+        is_unavailable,
+    ) -> None:
+        self.settings = settings
+        self.public_url = settings.effective_accounts_public_url
+        self.engine = engine
+        self.clock = clock
+        self.keys = keys
+        self.is_unavailable = is_unavailable
+        self.hawk = HawkVerifier(self.public_url, nonce_store, settings.hawk_skew_window, clock.time)
+        self.limits = RateLimiter()
+        self._kdf_slots = threading.BoundedSemaphore(KDF_CONCURRENCY)
+
+    def route(self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any]) -> Route:
+        name = path  # the request log's route
+        run = endpoint(lambda call: handler(self, call), name, is_unavailable=self.is_unavailable)
+        return Route(path, run, methods=[method], name=name)
+
+    def now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    # --- abuse resistance ---
+
+    def limit(self, *keys: tuple[str, Limit]) -> None:
+        """Spend one request of each budget; 429 errno 114 when one is spent."""
+        waits = [self.limits.take(key, limit) for key, limit in keys]
+        if max(waits, default=0):
+            raise errors.too_many_requests(max(waits))
+
+    def limit_password_attempt(self, call: Call, email: str) -> None:
+        self.limit(
+            (f"password:{store.normalize_email(email)}", PASSWORD_PER_ACCOUNT),
+            (f"password-addr:{call.client_address}", PASSWORD_PER_ADDRESS),
+        )
+
+    def stretch(self, auth_pw: bytes, auth_salt: bytes) -> crypto.Verifier:
+        if not self._kdf_slots.acquire(timeout=KDF_WAIT_SECONDS):
+            raise errors.unavailable(retry_after=5)
+        try:
+            return crypto.stretch(auth_pw, auth_salt)
+        finally:
+            self._kdf_slots.release()
+
+    def check_password(self, account: sa.Row, auth_pw: bytes) -> crypto.Verifier:
+        """The account's verifier for `auth_pw`, or 400 errno 103."""
+        verifier = self.stretch(auth_pw, bytes.fromhex(account.auth_salt))
+        if not crypto.equal(verifier.verify_hash.hex(), account.verify_hash):
+            raise errors.incorrect_password(account.email)
+        return verifier
+
+    # --- Hawk-authenticated tokens (§4.5, §4.6) ---
+
+    @contextmanager
+    def authenticated(self, call: Call, kind: str) -> Iterator[tuple[sa.Connection, Authenticated]]:
+        """A transaction and the token of `kind` that signed the request (and
+        its account); 401 errno 110 when there is none, 109/111/115 when the
+        signature is wrong. A session's use is recorded (§6.1 lastAccessTime)."""
+        token_id, attributes = self.hawk.token_id(call.signed)
+        with self.engine.begin() as conn:
+            token = store.find_token(conn, token_id)
+            if token is None or token.kind != kind:
+                raise errors.invalid_auth_token(f"unknown {kind}")
+            now = self.now_ms()
+            self.hawk.check(call.signed, attributes, bytes.fromhex(token.hmac_key))
+            if self._expired(token, now):  # the row goes at the next purge
+                raise errors.invalid_auth_token(f"expired {kind}")
+            account = store.find_account(conn, uid=token.uid)
+            if account is None:
+                raise errors.invalid_auth_token("the token's account is gone")
+            if kind == store.SESSION:
+                store.touch_session(conn, token_id, now)
+            yield conn, Authenticated(token, account)
+
+    def session(self, call: Call) -> AbstractContextManager[tuple[sa.Connection, Authenticated]]:
+        return self.authenticated(call, store.SESSION)
+
+    def _expired(self, token: sa.Row, now_ms: int) -> bool:
+        if token.expires_at is not None:
+            return token.expires_at < now_ms
+        idle_days = self.settings.accounts_session_idle_days
+        return bool(idle_days) and token.last_used_at < now_ms - idle_days * 86_400_000
+
+    def session_verified(self, token: sa.Row) -> None:
+        if not token.verified:
+            raise errors.unverified_session()

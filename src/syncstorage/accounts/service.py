@@ -1,0 +1,81 @@
+"""`AccountsServer(settings)`: the built-in accounts server as one object,
+built by `syncstorage.app.create_app` when `accounts_enabled` is on.
+
+Its `routes` sit beside the tokenserver's under the public_url prefix;
+`verify_access_token` lets the tokenserver check this server's tokens in
+process (app.py wires it, so neither package imports the other).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from starlette.routing import Route
+
+from syncstorage import db
+from syncstorage.accounts import access_tokens, account, devices, discovery, oauth, profile, signing, store
+from syncstorage.accounts.context import AccountsContext
+from syncstorage.auth.nonces import make_nonce_store
+from syncstorage.settings import Settings
+from syncstorage.timestamps import WALL_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 5
+
+
+class AccountsServer:
+    def __init__(self, settings: Settings, *, clock: Clock = WALL_CLOCK) -> None:
+        self.dialect, self.engine = db.create_engine(
+            settings.effective_tokenserver_database_url,
+            lock_timeout=settings.conflict_retry_seconds,
+            database_timeout=settings.database_timeout,
+            pool_size=POOL_SIZE,
+            writes_only=True,
+        )
+        keys, created = signing.load_or_create(settings.data_dir)
+        if created:
+            log.info("generated the accounts signing key %s in %s", keys[-1].kid, settings.data_dir / signing.FILE_NAME)
+        self.context = AccountsContext(
+            settings,
+            self.engine,
+            make_nonce_store(settings.nonce_store_url),
+            keys,
+            clock,
+            is_unavailable=lambda exc: self.dialect.expected_error(exc) is not None,
+        )
+
+    @property
+    def routes(self) -> list[Route]:
+        ctx = self.context
+        return [
+            *discovery.routes(ctx),
+            *account.routes(ctx),
+            *oauth.routes(ctx),
+            *devices.routes(ctx),
+            *profile.routes(ctx),
+        ]
+
+    def start(self) -> None:
+        """At server start-up: forget what expired while it was down."""
+        ctx = self.context
+        now = ctx.now_ms()  # fixed before the transaction: a wait for it does not move it
+        try:
+            with self.engine.begin() as conn:
+                store.purge_expired(conn, now, ctx.settings.accounts_code_ttl * 1000)
+        except sa.exc.SQLAlchemyError:
+            log.exception("accounts: cannot purge expired tokens at start-up")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def verify_access_token(self, bearer: str) -> access_tokens.AccessClaims | None:
+        """The claims of one of this server's access tokens; None when the
+        bearer value is not one (another accounts server's, for instance);
+        InvalidAccessToken when it is one but no longer valid."""
+        key = access_tokens.ours(self.context.keys, bearer)
+        if key is None:
+            return None
+        with self.engine.begin() as conn:
+            return access_tokens.verify(conn, key, bearer, self.context.clock.time())

@@ -1,0 +1,249 @@
+"""The accounts server's statements, one short transaction per request.
+
+Every function takes an open connection inside `engine.begin()`; the
+callers (the endpoint modules) decide what one transaction covers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from syncstorage.accounts import crypto
+from syncstorage.accounts.schema import (
+    accounts,
+    device_commands,
+    devices,
+    invites,
+    oauth_codes,
+    refresh_tokens,
+    revoked_access_tokens,
+    tokens,
+)
+
+SESSION = "sessionToken"
+KEY_FETCH = "keyFetchToken"
+PASSWORD_CHANGE = "passwordChangeToken"
+ACCOUNT_RESET = "accountResetToken"
+
+
+def normalize_email(email: str) -> str:
+    return email.lower()
+
+
+def next_time(now_ms: int, previous: int) -> int:
+    """§7.3: strictly after any value issued before, even if the clock went back."""
+    return max(now_ms, previous + 1)
+
+
+# --- accounts ---
+
+
+def find_account(conn: sa.Connection, *, uid: str | None = None, email: str | None = None) -> sa.Row | None:
+    if uid is not None:
+        where = accounts.c.uid == uid
+    else:
+        assert email is not None
+        where = accounts.c.normal_email == normalize_email(email)
+    return conn.execute(sa.select(accounts).where(where)).first()
+
+
+def list_accounts(conn: sa.Connection) -> list[sa.Row]:
+    return list(conn.execute(sa.select(accounts).order_by(accounts.c.created_at)))
+
+
+def password_columns(verifier: crypto.Verifier, wrap_kb: bytes) -> dict[str, Any]:
+    return {
+        "verifier_version": crypto.VERIFIER_VERSION,
+        "auth_salt": verifier.auth_salt.hex(),
+        "verify_hash": verifier.verify_hash.hex(),
+        "wrap_wrap_kb": crypto.xor(wrap_kb, verifier.wrapwrap_key).hex(),
+    }
+
+
+def insert_account(conn: sa.Connection, email: str, verifier: crypto.Verifier, now_ms: int) -> str:
+    """A new verified account with a random kB (wrapped) and kA; returns its uid."""
+    uid = secrets.token_hex(16)
+    conn.execute(accounts.insert().values(
+        uid=uid, email=email, normal_email=normalize_email(email), email_verified=True,
+        ka=secrets.token_hex(32), verifier_set_at=now_ms, keys_changed_at=now_ms,
+        created_at=now_ms, profile_changed_at=now_ms,
+        **password_columns(verifier, secrets.token_bytes(32)),
+    ))
+    return uid
+
+
+def set_password(
+    conn: sa.Connection, account: sa.Row, verifier: crypto.Verifier, wrap_kb: bytes, now_ms: int, *, keys_changed: bool
+) -> int:
+    """New verifier (and, for a reset, new kA and keys time); returns the new generation."""
+    generation = next_time(now_ms, account.verifier_set_at)
+    values: dict[str, Any] = {**password_columns(verifier, wrap_kb), "verifier_set_at": generation}
+    if keys_changed:
+        values["keys_changed_at"] = generation
+        values["ka"] = secrets.token_hex(32)
+    conn.execute(accounts.update().where(accounts.c.uid == account.uid).values(**values))
+    return generation
+
+
+def delete_account(conn: sa.Connection, uid: str) -> bool:
+    revoke_everything(conn, uid)
+    conn.execute(device_commands.delete().where(device_commands.c.uid == uid))
+    return conn.execute(accounts.delete().where(accounts.c.uid == uid)).rowcount > 0
+
+
+def revoke_everything(conn: sa.Connection, uid: str, *, keep_session: str | None = None) -> None:
+    """Sessions (all but `keep_session`), their devices, refresh tokens and codes (§7.1, §7.2)."""
+    token_filter = tokens.c.uid == uid
+    device_filter = devices.c.uid == uid
+    if keep_session is not None:
+        token_filter &= tokens.c.token_id != keep_session
+        device_filter &= (devices.c.session_token_id != keep_session) | devices.c.session_token_id.is_(None)
+    conn.execute(devices.delete().where(device_filter))
+    conn.execute(tokens.delete().where(token_filter))
+    conn.execute(refresh_tokens.delete().where(refresh_tokens.c.uid == uid))
+    conn.execute(oauth_codes.delete().where(oauth_codes.c.uid == uid))
+
+
+# --- tokens (§4.5) ---
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    seed_hex: str  # for the holder only, never stored
+    token_id: str
+
+
+def issue_token(
+    conn: sa.Connection, kind: str, uid: str, now_ms: int, *,
+    expires_at: int | None = None, keys: tuple[bytes, bytes] | None = None, user_agent: str | None = None,
+) -> IssuedToken:
+    """`keys`: (kA, wrapKb) for a key-fetch token, kept only as the bundle
+    encrypted to the token's keyRequestKey (§4.7), as FxA does."""
+    seed = crypto.new_seed()
+    derived = crypto.token_keys(seed, kind)
+    conn.execute(tokens.insert().values(
+        token_id=derived.token_id, kind=kind, uid=uid, hmac_key=derived.hmac_key.hex(), verified=True,
+        auth_at=now_ms // 1000, created_at=now_ms, last_used_at=now_ms, expires_at=expires_at,
+        key_bundle=crypto.key_bundle(derived.extra, *keys) if keys else None,
+        user_agent=user_agent[:255] if user_agent else None,
+    ))
+    return IssuedToken(seed.hex(), derived.token_id)
+
+
+def find_token(conn: sa.Connection, token_id: str) -> sa.Row | None:
+    return conn.execute(sa.select(tokens).where(tokens.c.token_id == token_id)).first()
+
+
+def delete_token(conn: sa.Connection, token_id: str) -> bool:
+    return conn.execute(tokens.delete().where(tokens.c.token_id == token_id)).rowcount > 0
+
+
+def delete_tokens(conn: sa.Connection, uid: str, kind: str) -> None:
+    conn.execute(tokens.delete().where(tokens.c.uid == uid, tokens.c.kind == kind))
+
+
+def touch_session(conn: sa.Connection, token_id: str, now_ms: int) -> None:
+    conn.execute(tokens.update().where(tokens.c.token_id == token_id).values(last_used_at=now_ms))
+    conn.execute(devices.update().where(devices.c.session_token_id == token_id).values(last_access_at=now_ms))
+
+
+def move_device(conn: sa.Connection, from_session: str, to_session: str) -> None:
+    conn.execute(devices.update().where(devices.c.session_token_id == from_session).values(session_token_id=to_session))
+
+
+def sessions_of(conn: sa.Connection, uid: str) -> list[sa.Row]:
+    return list(conn.execute(
+        sa.select(tokens).where(tokens.c.uid == uid, tokens.c.kind == SESSION).order_by(tokens.c.created_at)
+    ))
+
+
+def delete_session(conn: sa.Connection, token_id: str) -> None:
+    conn.execute(devices.delete().where(devices.c.session_token_id == token_id))
+    delete_token(conn, token_id)
+
+
+# --- invitations ---
+
+
+def insert_invite(conn: sa.Connection, code: str, email: str | None, now_ms: int, ttl: int) -> None:
+    conn.execute(invites.insert().values(
+        code_hash=crypto.sha256_hex(code.encode()), email=normalize_email(email) if email else None,
+        created_at=now_ms, expires_at=now_ms + ttl * 1000,
+    ))
+
+
+def use_invite(conn: sa.Connection, code: str, email: str, now_ms: int) -> bool:
+    """Consume an unexpired invitation for `email` (or for anyone)."""
+    code_hash = crypto.sha256_hex(code.encode())
+    row = conn.execute(sa.select(invites).where(invites.c.code_hash == code_hash)).first()
+    if row is None or row.expires_at < now_ms:
+        return False
+    if row.email is not None and row.email != normalize_email(email):
+        return False
+    return conn.execute(invites.delete().where(invites.c.code_hash == code_hash)).rowcount == 1
+
+
+# --- OAuth ---
+
+
+def insert_code(conn: sa.Connection, code: str, **values: Any) -> None:
+    conn.execute(oauth_codes.insert().values(code_hash=crypto.sha256_hex(code.encode()), **values))
+
+
+def take_code(conn: sa.Connection, code: str) -> sa.Row | None:
+    """The code's row, deleted: a code is used once, even when the exchange fails."""
+    code_hash = crypto.sha256_hex(code.encode())
+    row = conn.execute(sa.select(oauth_codes).where(oauth_codes.c.code_hash == code_hash)).first()
+    if row is None or conn.execute(oauth_codes.delete().where(oauth_codes.c.code_hash == code_hash)).rowcount != 1:
+        return None  # another request took it first
+    return row
+
+
+def insert_refresh_token(conn: sa.Connection, uid: str, client_id: str, scope: str, now_ms: int) -> str:
+    token = secrets.token_hex(32)
+    conn.execute(refresh_tokens.insert().values(
+        token_hash=crypto.sha256_hex(token.encode()), client_id=client_id, uid=uid, scope=scope,
+        created_at=now_ms, last_used_at=now_ms,
+    ))
+    return token
+
+
+def find_refresh_token(conn: sa.Connection, token: str) -> sa.Row | None:
+    return conn.execute(
+        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == crypto.sha256_hex(token.encode()))
+    ).first()
+
+
+def touch_refresh_token(conn: sa.Connection, token_hash: str, now_ms: int) -> None:
+    conn.execute(refresh_tokens.update().where(refresh_tokens.c.token_hash == token_hash).values(last_used_at=now_ms))
+
+
+def delete_refresh_token(conn: sa.Connection, token: str) -> None:
+    conn.execute(refresh_tokens.delete().where(refresh_tokens.c.token_hash == crypto.sha256_hex(token.encode())))
+
+
+def refresh_tokens_of(conn: sa.Connection, uid: str) -> list[sa.Row]:
+    return list(conn.execute(sa.select(refresh_tokens).where(refresh_tokens.c.uid == uid)))
+
+
+def revoke_access_token(conn: sa.Connection, jti: str, expires_at: int) -> None:
+    if conn.execute(sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)).first() is None:
+        conn.execute(revoked_access_tokens.insert().values(jti=jti, expires_at=expires_at))
+
+
+def is_revoked(conn: sa.Connection, jti: str) -> bool:
+    return conn.execute(
+        sa.select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
+    ).first() is not None
+
+
+def purge_expired(conn: sa.Connection, now_ms: int, code_ttl_ms: int) -> None:
+    """Forget what can no longer be used: expired tokens, codes, invitations, deny-list entries."""
+    conn.execute(oauth_codes.delete().where(oauth_codes.c.created_at < now_ms - code_ttl_ms))
+    conn.execute(tokens.delete().where(tokens.c.expires_at.is_not(None), tokens.c.expires_at < now_ms))
+    conn.execute(revoked_access_tokens.delete().where(revoked_access_tokens.c.expires_at < now_ms // 1000))
+    conn.execute(invites.delete().where(invites.c.expires_at < now_ms))
