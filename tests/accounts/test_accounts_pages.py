@@ -31,7 +31,7 @@ def assert_locked_down(response):
     assert response.headers["referrer-policy"] == "no-referrer"
 
 
-@pytest.mark.parametrize("path", ["/", "/signup", "/settings", "/settings/clients", "/connect_another_device"])
+@pytest.mark.parametrize("path", ["/", "/signup", "/reset_password", "/settings", "/settings/clients", "/connect_another_device"])
 def test_pages_firefox_opens_are_html_with_a_strict_policy(client, path):
     response = client.get(f"{path}?{FIREFOX_QUERY}")
     assert response.status_code == 200

@@ -87,19 +87,25 @@ def _ready(client) -> bool:
     return client.execute_script('const b = document.getElementById("submit"); return Boolean(b && !b.disabled);')
 
 
-def open_sign_in_page(firefox: Firefox) -> str:
+def _switch_to_tab(client, url_prefix: str) -> bool:
+    """Marionette to the tab showing a URL under `url_prefix`, if any."""
+    for handle in client.window_handles:
+        client.switch_to_window(handle, focus=False)
+        if client.get_url().startswith(url_prefix):
+            return True
+    return False
+
+
+def open_sign_in_page(firefox: Firefox, accounts_url: str) -> str:
     """Do what "Sign in to sync" in Firefox's menu does (gSync.openFxAEmailFirstPage:
-    autoconfig, a new OAuth flow, our page in a new tab), switch Marionette
-    to that tab and wait until the page has talked to Firefox. Returns its URL."""
-    with content(firefox) as client:
-        before = set(client.window_handles)
+    autoconfig, a new OAuth flow, our page in a tab), switch Marionette to
+    that tab and wait until the page has talked to Firefox. Returns its URL."""
     firefox.run("""
         const win = Services.wm.getMostRecentWindow("navigator:browser");
         await win.gSync.openFxAEmailFirstPage("preferences");
     """)
     with content(firefox) as client:
-        (tab,) = _wait("a tab for the sign-in page", lambda: set(client.window_handles) - before, PAGE_TIMEOUT)
-        client.switch_to_window(tab)
+        _wait("a tab with the sign-in page", lambda: _switch_to_tab(client, accounts_url + "/"), PAGE_TIMEOUT)
         _wait("the sign-in page ready", lambda: _ready(client), PAGE_TIMEOUT, lambda: _page_error(client))
         return client.get_url()
 

@@ -103,6 +103,7 @@ def page_routes() -> list[BaseRoute]:
     return [
         Route("/", sign_in, methods=["GET"]),
         Route("/signup", sign_in, methods=["GET"]),
+        Route("/reset_password", sign_in, methods=["GET"]),
         Route("/settings", settings, methods=["GET"]),
         Route("/settings/clients", settings, methods=["GET"]),
         Route("/settings/avatar/change", _redirect("/settings"), methods=["GET"]),

@@ -62,16 +62,22 @@ export class AccountsAPI {
     }
   }
 
-  createAccount(email, authPW) {
-    return this.request("POST", "/v1/account/create?keys=true", { body: { email, authPW: toHex(authPW), service: "sync" } });
+  // `invite`: the code of `syncstorage account invite` (sign-up policy "invite").
+  createAccount(email, authPW, invite) {
+    const body = { email, authPW: toHex(authPW), service: "sync", ...(invite ? { invite } : {}) };
+    return this.request("POST", "/v1/account/create?keys=true", { body });
   }
 
   login(email, authPW) {
     return this.request("POST", "/v1/account/login?keys=true", { body: { email, authPW: toHex(authPW), service: "sync", reason: "signin" } });
   }
 
-  verifySessionCode(sessionToken, code) {
-    return this.request("POST", "/v1/session/verify_code", { body: { code }, token: session(sessionToken) });
+  // A new password (and a new kB: spec §7.2) with the code of
+  // `syncstorage account reset-password`, an accountResetToken.
+  resetAccount(resetCode, authPW) {
+    return this.request("POST", "/v1/account/reset?keys=true", {
+      body: { authPW: toHex(authPW), sessionToken: true }, token: { hex: resetCode, type: "accountResetToken" },
+    });
   }
 
   // The single use of a keyFetchToken: {bundle} (spec §4.7).
@@ -107,8 +113,8 @@ export class AccountsAPI {
     });
   }
 
-  destroyAccount(sessionToken, email, authPW) {
-    return this.request("POST", "/v1/account/destroy", { body: { email, authPW: toHex(authPW) }, token: session(sessionToken) });
+  destroyAccount(email, authPW) {
+    return this.request("POST", "/v1/account/destroy", { body: { email, authPW: toHex(authPW) } });
   }
 }
 

@@ -86,20 +86,16 @@ async function buildKeysJwe(api, sessionToken, oauth, kB) {
   return encryptKeys(oauth.keys_jwk, { [SYNC_SCOPE]: key });
 }
 
-// Steps 2-9. `input`: {mode: "signup"|"signin", email, password};
-// `ui`: {progress(text), askCode() -> Promise<code>}.
-export async function connectFirefox({ api, channel, oauth, input, ui }) {
-  ui.progress(input.mode == "signup" ? "Creating your account…" : "Checking your password…");
-  // Steps 2-3: stretch the password, create the account or log in.
-  const { email, result: account, unwrapBKey } = await withCredentials(input.email, input.password,
-    (email, credentials) => input.mode == "signup" ? api.createAccount(email, credentials.authPW) : api.login(email, credentials.authPW));
+// Steps 2-9. `authenticate()`: steps 2-3 (stretch the password; create,
+// log in or reset) -> {email, result: the API's answer, unwrapBKey};
+// `ui.progress(text)` shows how far it got. `action` goes to Firefox.
+export async function connectFirefox({ api, channel, oauth, authenticate, action, ui }) {
+  const { email, result: account, unwrapBKey } = await authenticate();
   let kB = null;
   try {
     const sessionToken = account.sessionToken;
-    if (!account.verified) {
-      const code = await ui.askCode();
-      ui.progress("Confirming the code…");
-      await api.verifySessionCode(sessionToken, code);
+    if (!account.verified || !account.keyFetchToken) {
+      throw new FlowStopped("The server did not confirm this sign-in.");
     }
     const link = await channel.send("fxaccounts:can_link_account", { email, uid: account.uid }, LINK_TIMEOUT_MS);
     if (!link || !link.ok) {
@@ -124,8 +120,7 @@ export async function connectFirefox({ api, channel, oauth, input, ui }) {
       ...(keysJwe ? { keys_jwe: keysJwe } : {}),
     });
     await channel.send("fxaccounts:oauth_login", {
-      code: authorization.code, state: authorization.state || oauth.state, redirect: authorization.redirect,
-      action: input.mode,
+      code: authorization.code, state: authorization.state || oauth.state, redirect: authorization.redirect, action,
     }, OAUTH_LOGIN_TIMEOUT_MS);
     return { email, uid: account.uid };
   } finally {

@@ -130,7 +130,7 @@ async function deleteAccount(event) {
     await busy(form, async () => {
       messages.progress("Deleting the account…");
       const done = await withCredentials(user.email, $("delete-password").value,
-        (email, credentials) => api.destroyAccount(user.sessionToken, email, credentials.authPW));
+        (email, credentials) => api.destroyAccount(email, credentials.authPW));
       wipe(done.unwrapBKey);
       await channel.send("fxaccounts:delete", { uid: user.uid });
       form.reset();

@@ -6,10 +6,9 @@ const MESSAGES = {
   102: "There is no account with this email. Create one instead.",
   103: "Incorrect password.",
   104: "This account is not confirmed yet.",
-  105: "That confirmation code is not right.",
   107: "The server refused a value of this form.",
-  110: "Your session has ended. Sign in again.",
-  125: "The server blocked this request. Try again later.",
+  110: "Your session has ended, or the reset code is wrong or used up.",
+  125: "The server refused: sign-up may need an invitation code, or it is closed.",
   138: "This sign-in is not confirmed yet.",
 };
 
@@ -58,16 +57,6 @@ export async function busy(form, work) {
     form.removeAttribute("aria-busy");
     controls.forEach(control => { control.disabled = false; });
   }
-}
-
-// Resolves with the value of `input` when `form` is next submitted.
-export function nextSubmit(form, input) {
-  return new Promise(resolve => {
-    form.addEventListener("submit", event => {
-      event.preventDefault();
-      resolve(input.value.trim());
-    }, { once: true });
-  });
 }
 
 export const MIN_PASSWORD_LENGTH = 8;
