@@ -75,10 +75,10 @@ def _wait(what: str, check, timeout: float, failure=lambda: None):
 
 
 def _page_error(client) -> str | None:
-    """The error the page shows, once it is not busy any more."""
+    """The error the page shows, once none of its forms is busy any more."""
     text = client.execute_script("""
-        const form = document.getElementById("account-form"), error = document.getElementById("error");
-        return form && error && !form.hasAttribute("aria-busy") ? error.textContent : "";
+        const error = document.getElementById("error");
+        return error && !document.querySelector("form[aria-busy]") ? error.textContent : "";
     """)
     return text or None
 
@@ -139,3 +139,60 @@ def wait_first_sync(firefox: Firefox) -> None:
     _wait("Firefox's first sync",
           lambda: firefox.run('return Services.prefs.getStringPref("services.sync.lastSync", "");'),
           FIRST_SYNC_TIMEOUT)
+
+
+def sign_in_through_page(firefox: Firefox, accounts_url: str, email: str, password: str, *, create: bool) -> None:
+    """The whole of it: "Sign in to sync", typing, Firefox connected."""
+    open_sign_in_page(firefox, accounts_url)
+    submit_account_form(firefox, email, password, create=create)
+    wait_connected(firefox)
+
+
+def open_settings_page(firefox: Firefox, accounts_url: str) -> None:
+    """Firefox's "Manage account" (gSync.openFxAManagePage): our /settings
+    in a tab, until it shows the account and its devices."""
+    firefox.run("""
+        await Services.wm.getMostRecentWindow("navigator:browser").gSync.openFxAManagePage("preferences");
+    """)
+    with content(firefox) as client:
+        _wait("a tab with the settings page", lambda: _switch_to_tab(client, accounts_url + "/settings"), PAGE_TIMEOUT)
+        _wait("the settings page showing the account",
+              lambda: client.execute_script('return !document.getElementById("account").hidden '
+                                            '&& document.querySelectorAll("#devices li").length > 0;'),
+              PAGE_TIMEOUT, lambda: _page_error(client))
+
+
+def device_names(firefox: Firefox) -> list[str]:
+    """The device list the settings page shows."""
+    with content(firefox) as client:
+        return client.execute_script(
+            'return Array.from(document.querySelectorAll("#devices li span"), e => e.textContent);')
+
+
+def _submit_settings_form(firefox: Firefox, fields: dict[str, str], button_form: str, done_text: str) -> None:
+    with content(firefox) as client:
+        for field, value in fields.items():
+            client.find_element("id", field).send_keys(value)
+        client.find_element("css selector", f"#{button_form} button[type=submit]").click()
+        _wait(f"{button_form} done", lambda: done_text in client.find_element("id", "status").text,
+              CONNECT_TIMEOUT, lambda: _page_error(client))
+
+
+def change_password(firefox: Firefox, old: str, new: str) -> None:
+    """Change the password in the open settings page's form."""
+    _submit_settings_form(firefox, {"old-password": old, "new-password": new, "new-password-confirm": new},
+                          "password-form", "The password is changed")
+
+
+def delete_account(firefox: Firefox, password: str) -> None:
+    with content(firefox) as client:
+        client.find_element("id", "delete-confirm").click()
+    _submit_settings_form(firefox, {"delete-password": password}, "delete-form", "The account is deleted")
+
+
+def wait_signed_out(firefox: Firefox) -> None:
+    """Until Firefox has no account any more."""
+    _wait("Firefox signed out", lambda: firefox.run("""
+        const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+        return !(await getFxAccountsSingleton().getSignedInUser());
+    """), PAGE_TIMEOUT)

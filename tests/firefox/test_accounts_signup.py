@@ -12,14 +12,12 @@ to the first sync took."""
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections import Counter
 
 import pytest
 
-from firefox import actions, browser, pages
-from support.server import RunningServer, free_port, start_server
+from firefox import actions, pages
 
 pytestmark = pytest.mark.e2e  # real server and browser processes
 
@@ -32,44 +30,14 @@ BOOKMARK_URL = "https://bookmarks.example/accounts/"
 REQUEST = re.compile(r"\b(GET|POST|HEAD|PUT|DELETE) (/(?:v1|profile|\.well-known)/\S*|tokenserver) (\d{3})\b")
 
 
-@pytest.fixture
-def accounts_server(tmp_path, sqlite_url):
-    """The server as a self-hoster runs it with accounts on and open sign-up."""
-    server = start_server(tmp_path / "server", database_url=sqlite_url, master_secret=secrets.token_hex(32),
-                          accounts_enabled="true", accounts_signup="open")
-    yield server
-    server.stop()
-    print(server.log()[-20000:])  # shown by pytest when the test failed
-
-
-@pytest.fixture
-def make_firefox(tmp_path):
-    made: list[browser.Firefox] = []
-
-    def make(name: str, server: RunningServer) -> browser.Firefox:
-        firefox = browser.Firefox(tmp_path / name, browser.autoconfig_prefs(server.public_url, free_port()))
-        made.append(firefox)
-        firefox.start()
-        return firefox
-
-    yield make
-    for firefox in made:
-        try:
-            firefox.stop()
-        except Exception as exc:  # keep stopping the others
-            print(f"stopping Firefox on {firefox.profile.name} failed: {exc!r}")
-    for firefox in made:
-        print(firefox.weave_logs())
-
-
 def accounts_calls(log: str) -> Counter:
     """(method, path, status) of every accounts, profile and tokenserver request."""
     return Counter(match.groups() for match in REQUEST.finditer(log))
 
 
-def test_sign_up_in_our_page_then_a_second_profile_signs_in_and_gets_the_bookmarks(accounts_server, make_firefox):
+def test_sign_up_in_our_page_then_a_second_profile_signs_in_and_gets_the_bookmarks(accounts_server, make_accounts_firefox):
     server = accounts_server
-    first = make_firefox("first", server)
+    first = make_accounts_firefox("first", server)
     url = pages.open_sign_in_page(first, server.public_url)
     assert url.startswith(f"{server.public_url}/?context=oauth_webchannel_v1&"), url
     assert first.run('return Services.prefs.getStringPref("identity.sync.tokenserver.uri");') == \
@@ -90,7 +58,7 @@ def test_sign_up_in_our_page_then_a_second_profile_signs_in_and_gets_the_bookmar
     uploaded = actions.bookmarks(first, FOLDER)
     assert len(uploaded) == BOOKMARKS
 
-    second = make_firefox("second", server)
+    second = make_accounts_firefox("second", server)
     pages.open_sign_in_page(second, server.public_url)
     pages.submit_account_form(second, EMAIL, PASSWORD, create=False)
     pages.wait_connected(second)

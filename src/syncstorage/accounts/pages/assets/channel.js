@@ -53,8 +53,20 @@ export class FirefoxChannel {
         resolve: value => { clearTimeout(timer); resolve(value); },
         reject: error => { clearTimeout(timer); reject(error); },
       });
-      const detail = JSON.stringify({ id: CHANNEL_ID, message: { command, data, messageId } });
-      window.dispatchEvent(new CustomEvent("WebChannelMessageToChrome", { detail }));
+      dispatch(command, data, messageId);
     });
   }
+
+  // Sends `command` without waiting for an answer: Firefox's answer to
+  // fxaccounts:delete and fxaccounts:logout never comes, because signing out
+  // resets its accounts URLs and with them the channel of this origin
+  // (FxAccountsConfig.resetConfigURLs).
+  notify(command, data) {
+    dispatch(command, data, `${Date.now()}-${++this.counter}`);
+  }
+}
+
+function dispatch(command, data, messageId) {
+  const detail = JSON.stringify({ id: CHANNEL_ID, message: { command, data, messageId } });
+  window.dispatchEvent(new CustomEvent("WebChannelMessageToChrome", { detail }));
 }

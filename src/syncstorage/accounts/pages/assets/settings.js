@@ -132,10 +132,10 @@ async function deleteAccount(event) {
       const done = await withCredentials(user.email, $("delete-password").value,
         (email, credentials) => api.destroyAccount(email, credentials.authPW));
       wipe(done.unwrapBKey);
-      await channel.send("fxaccounts:delete", { uid: user.uid });
+      channel.notify("fxaccounts:delete", { uid: user.uid });
       form.reset();
       $("account").hidden = true;
-      messages.progress("The account is deleted and this Firefox is signed out.");
+      messages.progress("The account is deleted; this Firefox signs out.");
     });
   } catch (error) {
     failed(error);
