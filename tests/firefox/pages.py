@@ -87,13 +87,21 @@ def _ready(client) -> bool:
     return client.execute_script('const b = document.getElementById("submit"); return Boolean(b && !b.disabled);')
 
 
-def _switch_to_tab(client, url_prefix: str) -> bool:
-    """Marionette to the tab showing a URL under `url_prefix`, if any."""
-    for handle in client.window_handles:
-        client.switch_to_window(handle, focus=False)
-        if client.get_url().startswith(url_prefix):
-            return True
-    return False
+def _selected_url(firefox: Firefox) -> str:
+    return firefox.run('return Services.wm.getMostRecentWindow("navigator:browser").gBrowser.currentURI.spec;')
+
+
+def _switch_to_selected_tab(firefox: Firefox, url_prefix: str, what: str) -> None:
+    """Marionette to the selected tab, once it shows a URL under `url_prefix`
+    (Firefox opened or reused a tab for it; older tabs of ours may be open)."""
+    url = _wait(what, lambda: (lambda u: u if u.startswith(url_prefix) else None)(_selected_url(firefox)),
+                PAGE_TIMEOUT)
+    with content(firefox) as client:
+        for handle in client.window_handles:
+            client.switch_to_window(handle, focus=False)
+            if client.get_url() == url:
+                return
+    raise FirefoxError(f"{what}: no tab has {url}")
 
 
 def open_sign_in_page(firefox: Firefox, accounts_url: str) -> str:
@@ -104,24 +112,28 @@ def open_sign_in_page(firefox: Firefox, accounts_url: str) -> str:
         const win = Services.wm.getMostRecentWindow("navigator:browser");
         await win.gSync.openFxAEmailFirstPage("preferences");
     """)
+    _switch_to_selected_tab(firefox, accounts_url + "/?", "a tab with the sign-in page")
     with content(firefox) as client:
-        _wait("a tab with the sign-in page", lambda: _switch_to_tab(client, accounts_url + "/"), PAGE_TIMEOUT)
         _wait("the sign-in page ready", lambda: _ready(client), PAGE_TIMEOUT, lambda: _page_error(client))
         return client.get_url()
 
 
-def submit_account_form(firefox: Firefox, email: str, password: str, *, create: bool) -> None:
+def submit_account_form(firefox: Firefox, email: str, password: str, *, mode: str = "/",
+                        reset_code: str | None = None) -> None:
     """Type into the open sign-in page as a person would (keys into the
-    labelled fields), switching to "Create an account" first if `create`."""
+    labelled fields), after following its link to `mode` ("/signup" creates
+    an account, "/reset_password" sets a new password with `reset_code`)."""
     with content(firefox) as client:
-        if create:
-            client.find_element("id", "switch-mode").click()
-            _wait("the sign-up page ready", lambda: "/signup?" in client.get_url() and _ready(client), PAGE_TIMEOUT,
+        if mode != "/":
+            client.find_element("css selector", f'a[data-mode="{mode}"]').click()
+            _wait(f"the {mode} page ready", lambda: f"{mode}?" in client.get_url() and _ready(client), PAGE_TIMEOUT,
                   lambda: _page_error(client))
         client.find_element("id", "email").clear()
         client.find_element("id", "email").send_keys(email)
+        if reset_code is not None:
+            client.find_element("id", "reset-code").send_keys(reset_code)
         client.find_element("id", "password").send_keys(password)
-        if create:
+        if mode != "/":
             client.find_element("id", "password-confirm").send_keys(password)
         client.find_element("id", "submit").click()
 
@@ -141,10 +153,11 @@ def wait_first_sync(firefox: Firefox) -> None:
           FIRST_SYNC_TIMEOUT)
 
 
-def sign_in_through_page(firefox: Firefox, accounts_url: str, email: str, password: str, *, create: bool) -> None:
+def sign_in_through_page(firefox: Firefox, accounts_url: str, email: str, password: str, *, mode: str = "/",
+                         reset_code: str | None = None) -> None:
     """The whole of it: "Sign in to sync", typing, Firefox connected."""
     open_sign_in_page(firefox, accounts_url)
-    submit_account_form(firefox, email, password, create=create)
+    submit_account_form(firefox, email, password, mode=mode, reset_code=reset_code)
     wait_connected(firefox)
 
 
@@ -154,8 +167,8 @@ def open_settings_page(firefox: Firefox, accounts_url: str) -> None:
     firefox.run("""
         await Services.wm.getMostRecentWindow("navigator:browser").gSync.openFxAManagePage("preferences");
     """)
+    _switch_to_selected_tab(firefox, accounts_url + "/settings?", "a tab with the settings page")
     with content(firefox) as client:
-        _wait("a tab with the settings page", lambda: _switch_to_tab(client, accounts_url + "/settings"), PAGE_TIMEOUT)
         _wait("the settings page showing the account",
               lambda: client.execute_script('return !document.getElementById("account").hidden '
                                             '&& document.querySelectorAll("#devices li").length > 0;'),

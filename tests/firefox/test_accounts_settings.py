@@ -23,7 +23,7 @@ BOOKMARK_URL = "https://bookmarks.example/settings/"
 def test_password_change_keeps_the_data_and_deleting_signs_firefox_out(accounts_server, make_accounts_firefox):
     server = accounts_server
     first = make_accounts_firefox("first", server)
-    pages.sign_in_through_page(first, server.public_url, EMAIL, OLD_PASSWORD, create=True)
+    pages.sign_in_through_page(first, server.public_url, EMAIL, OLD_PASSWORD, mode="/signup")
     actions.add_bookmarks(first, FOLDER, 20, BOOKMARK_URL)
     actions.sync_ok(first)
     uploaded = actions.bookmarks(first, FOLDER)
@@ -39,7 +39,7 @@ def test_password_change_keeps_the_data_and_deleting_signs_firefox_out(accounts_
     assert refused.json()["errno"] == 103
 
     second = make_accounts_firefox("second", server)
-    pages.sign_in_through_page(second, server.public_url, EMAIL, NEW_PASSWORD, create=False)
+    pages.sign_in_through_page(second, server.public_url, EMAIL, NEW_PASSWORD)
     actions.sync_ok(second)
     assert actions.bookmarks(second, FOLDER) == uploaded  # same kB, same Sync key
 

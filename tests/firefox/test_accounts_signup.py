@@ -44,7 +44,7 @@ def test_sign_up_in_our_page_then_a_second_profile_signs_in_and_gets_the_bookmar
         f"{server.public_url}/1.0/sync/1.5"  # set by autoconfig from the discovery document
 
     submitted = time.monotonic()
-    pages.submit_account_form(first, EMAIL, PASSWORD, create=True)
+    pages.submit_account_form(first, EMAIL, PASSWORD, mode="/signup")
     pages.wait_connected(first)
     connected = time.monotonic()
     pages.wait_first_sync(first)
@@ -60,7 +60,7 @@ def test_sign_up_in_our_page_then_a_second_profile_signs_in_and_gets_the_bookmar
 
     second = make_accounts_firefox("second", server)
     pages.open_sign_in_page(second, server.public_url)
-    pages.submit_account_form(second, EMAIL, PASSWORD, create=False)
+    pages.submit_account_form(second, EMAIL, PASSWORD)
     pages.wait_connected(second)
     actions.sync_ok(second)
     assert actions.bookmarks(second, FOLDER) == uploaded
