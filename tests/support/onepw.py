@@ -140,6 +140,12 @@ class OnepwClient:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> OnepwClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     # --- transport ---
 
     def request(

@@ -21,16 +21,16 @@ def routes(ctx: AccountsContext) -> list[Route]:
     return [
         ctx.route("POST", "/v1/account/create", create),
         ctx.route("POST", "/v1/account/login", login),
-        ctx.route("GET", "/v1/account/keys", keys),
+        ctx.route("GET", "/v1/account/keys", keys, signed_by=store.KEY_FETCH),
         ctx.route("GET", "/v1/account/status", status_by_uid),
         ctx.route("POST", "/v1/account/status", status_by_email),
         ctx.route("POST", "/v1/account/destroy", destroy),
-        ctx.route("GET", "/v1/session/status", session_status),
-        ctx.route("POST", "/v1/session/destroy", session_destroy),
-        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status),
+        ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION),
         ctx.route("POST", "/v1/password/change/start", password_change_start),
-        ctx.route("POST", "/v1/password/change/finish", password_change_finish),
-        ctx.route("POST", "/v1/account/reset", reset),
+        ctx.route("POST", "/v1/password/change/finish", password_change_finish, signed_by=store.PASSWORD_CHANGE),
+        ctx.route("POST", "/v1/account/reset", reset, signed_by=store.ACCOUNT_RESET),
     ]
 
 
@@ -97,8 +97,7 @@ def create(ctx: AccountsContext, call: Call) -> dict[str, Any]:
                 uid = store.insert_account(conn, email, verifier, ctx.now_ms())
         except sa.exc.IntegrityError:
             raise errors.account_exists(email) from None  # created at the same moment
-        account = store.find_account(conn, uid=uid)
-        assert account is not None
+        account = _current(conn, uid)
         return _signed_in(ctx, conn, call, account, _unwrap(account, verifier))
 
 
@@ -218,6 +217,7 @@ def password_change_finish(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     """New verifier for the same kB (the page re-wraps it); every other
     session, device, refresh token and code goes. The session named in
     `sessionToken` (its token id) hands its device to the new session."""
+    auth = _holder(ctx, call, store.PASSWORD_CHANGE)
     body = call.json()
     auth_pw = fields.hex_bytes(body, "authPW")
     wrap_kb = fields.hex_bytes(body, "wrapKb")
@@ -225,17 +225,15 @@ def password_change_finish(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     if keep is not None and not fields.is_hex(keep, 64):
         raise errors.invalid_parameter("sessionToken")
     verifier = ctx.stretch(auth_pw, crypto.new_seed())
-    with ctx.authenticated(call, store.PASSWORD_CHANGE) as (conn, auth):
-        store.delete_token(conn, auth.token.token_id)
-        store.set_password(conn, auth.account, verifier, wrap_kb, ctx.now_ms(), keys_changed=False)
+    with ctx.engine.begin() as conn:
+        account = _spend(conn, auth)
+        store.set_password(conn, account, verifier, wrap_kb, ctx.now_ms(), keys_changed=False)
         kept = keep.lower() if keep else None
         kept_session = store.find_token(conn, kept) if kept else None
-        if kept_session is None or kept_session.uid != auth.account.uid or kept_session.kind != store.SESSION:
+        if kept_session is None or kept_session.uid != account.uid or kept_session.kind != store.SESSION:
             kept = None
-        store.revoke_everything(conn, auth.account.uid, keep_session=kept)
-        account = store.find_account(conn, uid=auth.account.uid)
-        assert account is not None
-        answer = _signed_in(ctx, conn, call, account, wrap_kb)
+        store.revoke_everything(conn, account.uid, keep_session=kept)
+        answer = _signed_in(ctx, conn, call, _current(conn, account.uid), wrap_kb)
         if kept is not None:
             new_session = crypto.token_keys(bytes.fromhex(answer["sessionToken"]), store.SESSION).token_id
             store.move_device(conn, kept, new_session)
@@ -243,19 +241,40 @@ def password_change_finish(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         return answer
 
 
+def _holder(ctx: AccountsContext, call: Call, kind: str) -> Authenticated:
+    """The token that signed the request (checked by the route before the
+    handler ran, so no password is stretched for a caller without one)."""
+    with ctx.authenticated(call, kind) as (_conn, auth):
+        return auth
+
+
+def _spend(conn: sa.Connection, auth: Authenticated) -> sa.Row:
+    """Use up a single-use token checked by `_holder`; its account."""
+    if not store.delete_token(conn, auth.token.token_id):
+        raise errors.invalid_auth_token("token used by another request meanwhile")
+    return _current(conn, auth.account.uid)
+
+
+def _current(conn: sa.Connection, uid: str) -> sa.Row:
+    account = store.find_account(conn, uid=uid)
+    if account is None:
+        raise errors.invalid_auth_token("the account is gone")
+    return account
+
+
 def reset(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     """A new password and a new kB (unless the page supplies wrapKb): every
     scoped key changes, so Firefox starts a fresh sync (§7.2)."""
+    auth = _holder(ctx, call, store.ACCOUNT_RESET)
     body = call.json()
     auth_pw = fields.hex_bytes(body, "authPW")
     wrap_kb = fields.hex_bytes(body, "wrapKb") if "wrapKb" in body else crypto.new_seed()
     wants_session = fields.flag(body, "sessionToken", default=True)
     verifier = ctx.stretch(auth_pw, crypto.new_seed())
-    with ctx.authenticated(call, store.ACCOUNT_RESET) as (conn, auth):
-        store.revoke_everything(conn, auth.account.uid)  # the reset token too
-        store.set_password(conn, auth.account, verifier, wrap_kb, ctx.now_ms(), keys_changed=True)
-        account = store.find_account(conn, uid=auth.account.uid)
-        assert account is not None
+    with ctx.engine.begin() as conn:
+        account = _spend(conn, auth)
+        store.revoke_everything(conn, account.uid)
+        store.set_password(conn, account, verifier, wrap_kb, ctx.now_ms(), keys_changed=True)
         if not wants_session:
             return {"uid": account.uid}
-        return _signed_in(ctx, conn, call, account, wrap_kb)
+        return _signed_in(ctx, conn, call, _current(conn, account.uid), wrap_kb)

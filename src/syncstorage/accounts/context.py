@@ -59,10 +59,20 @@ class AccountsContext:
         self.limits = RateLimiter()
         self._kdf_slots = threading.BoundedSemaphore(KDF_CONCURRENCY)
 
-    def route(self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any]) -> Route:
+    def route(
+        self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any], *, signed_by: str | None = None
+    ) -> Route:
+        """`signed_by`: the token kind whose Hawk signature the request must
+        carry; checked before the handler looks at the body."""
+
+        def run(call: Call) -> Any:
+            if signed_by is not None:
+                with self.authenticated(call, signed_by):
+                    pass
+            return handler(self, call)
+
         name = path  # the request log's route
-        run = endpoint(lambda call: handler(self, call), name, is_unavailable=self.is_unavailable)
-        return Route(path, run, methods=[method], name=name)
+        return Route(path, endpoint(run, name, is_unavailable=self.is_unavailable), methods=[method], name=name)
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -103,13 +113,18 @@ class AccountsContext:
         """A transaction and the token of `kind` that signed the request (and
         its account); 401 errno 110 when there is none, 109/111/115 when the
         signature is wrong. A session's use is recorded (§6.1 lastAccessTime)."""
-        token_id, attributes = self.hawk.token_id(call.signed)
+        if call.signer is None:
+            token_id, attributes = self.hawk.token_id(call.signed)
+        else:  # checked already (a nonce is good once): the token must still be there
+            token_id, attributes = call.signer, None
         with self.engine.begin() as conn:
             token = store.find_token(conn, token_id)
             if token is None or token.kind != kind:
                 raise errors.invalid_auth_token(f"unknown {kind}")
             now = self.now_ms()
-            self.hawk.check(call.signed, attributes, bytes.fromhex(token.hmac_key))
+            if attributes is not None:
+                self.hawk.check(call.signed, attributes, bytes.fromhex(token.hmac_key))
+                call.signer = token_id
             if self._expired(token, now):  # the row goes at the next purge
                 raise errors.invalid_auth_token(f"expired {kind}")
             account = store.find_account(conn, uid=token.uid)

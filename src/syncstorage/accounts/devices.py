@@ -35,13 +35,13 @@ DEVICE_TYPES = frozenset({"desktop", "mobile", "tablet", "vr", "tv", "unknown"})
 
 def routes(ctx: AccountsContext) -> list[Route]:
     return [
-        ctx.route("POST", "/v1/account/device", register_or_update),
-        ctx.route("GET", "/v1/account/devices", list_devices),
-        ctx.route("POST", "/v1/account/device/destroy", destroy),
-        ctx.route("GET", "/v1/account/device/commands", pending_commands),
-        ctx.route("POST", "/v1/account/devices/invoke_command", invoke_command),
-        ctx.route("POST", "/v1/account/devices/notify", notify),
-        ctx.route("GET", "/v1/account/attached_clients", attached_clients),
+        ctx.route("POST", "/v1/account/device", register_or_update, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/account/devices", list_devices, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/account/device/destroy", destroy, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/account/device/commands", pending_commands, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/account/devices/invoke_command", invoke_command, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/account/devices/notify", notify, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/account/attached_clients", attached_clients, signed_by=store.SESSION),
     ]
 
 

@@ -41,6 +41,7 @@ class Call:
     signed: SignedRequest
     client_address: str
     query: dict[str, str]
+    signer: str | None = None  # the token id whose Hawk signature was checked, once it was
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:

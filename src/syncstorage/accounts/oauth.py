@@ -30,13 +30,13 @@ MIN_EXPIRES_IN = 120  # Firefox caches a token until expires_in - 60 s (§8.3)
 
 def routes(ctx: AccountsContext) -> list[Route]:
     return [
-        ctx.route("POST", "/v1/oauth/authorization", authorization),
+        ctx.route("POST", "/v1/oauth/authorization", authorization, signed_by=store.SESSION),
         ctx.route("POST", "/v1/oauth/token", token),
         ctx.route("POST", "/v1/oauth/destroy", destroy),
         ctx.route("GET", "/v1/jwks", jwks),
         ctx.route("POST", "/v1/verify", verify),
         ctx.route("POST", "/v1/introspect", introspect),
-        ctx.route("POST", "/v1/account/scoped-key-data", scoped_key_data),
+        ctx.route("POST", "/v1/account/scoped-key-data", scoped_key_data, signed_by=store.SESSION),
     ]
 
 
@@ -143,10 +143,11 @@ def _code_grant(ctx: AccountsContext, call: Call, body: dict[str, Any], client_i
     if call.signed.authorization:  # desktop signs with the session that authorized (§3.3 9b)
         with ctx.session(call) as (_conn, auth):
             session_uid = auth.account.uid
-    with ctx.engine.begin() as conn:
+    with ctx.engine.begin() as conn:  # committed before any check: a code is tried once
         row = store.take_code(conn, code) if fields.is_hex(code, 64) else None
-        if row is None:
-            raise errors.unknown_code()
+    if row is None:
+        raise errors.unknown_code()
+    with ctx.engine.begin() as conn:
         if row.client_id != client_id or (session_uid is not None and session_uid != row.uid):
             raise errors.mismatched_code()
         if row.created_at + ctx.settings.accounts_code_ttl * 1000 < ctx.now_ms():
