@@ -20,7 +20,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,7 +85,7 @@ async def _no_content(request: Request) -> Response:
     return Response(status_code=204, headers=SECURITY_HEADERS)
 
 
-def page_routes() -> list[BaseRoute]:
+def page_routes() -> list[Route]:
     """The routes of the accounts pages, for the accounts app to mount at
     the origin's root. Only GET (and HEAD)."""
     assets = _read_assets()
