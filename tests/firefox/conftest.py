@@ -44,16 +44,15 @@ def start_sync_server(tmp_path, fxa):
         print(server.log()[-20000:])  # shown by pytest when the test failed
 
 
-@pytest.fixture
-def make_firefox(tmp_path, fxa):
-    """make_firefox(name, server) -> a started headless Firefox on a new
-    profile `name`. Every Firefox is killed at the end; the weave logs are
+def _firefoxes(tmp_path, prefs_for):
+    """The body of a make_*firefox fixture: make(name, server) starts a
+    headless Firefox on a new profile `name` with prefs_for(server,
+    marionette_port). Every Firefox is killed at the end; the weave logs are
     printed (pytest shows them when the test failed)."""
     made: list[browser.Firefox] = []
 
     def make(name: str, server: RunningServer) -> browser.Firefox:
-        prefs = browser.profile_prefs(fxa.url, server.public_url + TOKEN_PATH, free_port())
-        firefox = browser.Firefox(tmp_path / name, prefs)
+        firefox = browser.Firefox(tmp_path / name, prefs_for(server, free_port()))
         made.append(firefox)
         firefox.start()
         return firefox
@@ -66,8 +65,15 @@ def make_firefox(tmp_path, fxa):
             print(f"stopping Firefox on {firefox.profile.name} failed: {exc!r}")
     for firefox in made:
         print(firefox.weave_logs())
-    print("accounts server requests:", fxa.requests)
 
+
+@pytest.fixture
+def make_firefox(tmp_path, fxa):
+    """make_firefox(name, server) -> a started headless Firefox on a new
+    profile `name`, its accounts pointed at the stand-in `fxa`."""
+    yield from _firefoxes(tmp_path, lambda server, port: browser.profile_prefs(
+        fxa.url, server.public_url + TOKEN_PATH, port))
+    print("accounts server requests:", fxa.requests)
 
 
 @pytest.fixture
@@ -85,19 +91,4 @@ def accounts_server(tmp_path, sqlite_url):
 def make_accounts_firefox(tmp_path):
     """make_accounts_firefox(name, server) -> a started headless Firefox on a
     new profile whose only accounts setting is the autoconfig URI."""
-    made: list[browser.Firefox] = []
-
-    def make(name: str, server: RunningServer) -> browser.Firefox:
-        firefox = browser.Firefox(tmp_path / name, browser.autoconfig_prefs(server.public_url, free_port()))
-        made.append(firefox)
-        firefox.start()
-        return firefox
-
-    yield make
-    for firefox in made:
-        try:
-            firefox.stop()
-        except Exception as exc:  # keep stopping the others
-            print(f"stopping Firefox on {firefox.profile.name} failed: {exc!r}")
-    for firefox in made:
-        print(firefox.weave_logs())
+    yield from _firefoxes(tmp_path, lambda server, port: browser.autoconfig_prefs(server.public_url, port))

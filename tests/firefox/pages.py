@@ -182,6 +182,16 @@ def device_names(firefox: Firefox) -> list[str]:
             'return Array.from(document.querySelectorAll("#devices li span"), e => e.textContent);')
 
 
+def disconnect_devices(firefox: Firefox) -> None:
+    """Press every "Disconnect" button of the settings page's device list."""
+    with content(firefox) as client:
+        while buttons := client.find_elements("css selector", "#devices button"):
+            count = len(buttons)
+            buttons[0].click()
+            _wait("a device disconnected", lambda: len(client.find_elements("css selector", "#devices button")) < count,
+                  PAGE_TIMEOUT, lambda: _page_error(client))
+
+
 def _submit_settings_form(firefox: Firefox, fields: dict[str, str], button_form: str, done_text: str) -> None:
     with content(firefox) as client:
         for field, value in fields.items():

@@ -1,6 +1,6 @@
 """The account settings page (issue 15), driven in a real Firefox that
-opened it from its own "Manage account" entry: the device list, a password
-change that keeps the synced data readable (kB unchanged: a new profile
+opened it from its own "Manage account" entry: the device list and
+disconnecting a device, a password change that keeps the synced data readable (kB unchanged: a new profile
 signing in with the new password gets the old bookmarks), and deleting the
 account, which signs Firefox out."""
 
@@ -45,6 +45,8 @@ def test_password_change_keeps_the_data_and_deleting_signs_firefox_out(accounts_
 
     pages.open_settings_page(second, server.public_url)
     assert len(pages.device_names(second)) == 2
+    pages.disconnect_devices(second)  # the first profile's
+    assert [name.endswith("(this Firefox)") for name in pages.device_names(second)] == [True]
     pages.delete_account(second, NEW_PASSWORD)
     pages.wait_signed_out(second)
     gone = httpx.post(f"{server.base_url}/v1/account/status", json={"email": EMAIL}, timeout=30)
