@@ -42,9 +42,8 @@ def missing() -> str | None:
 def profile_prefs(fxa_url: str, tokenserver_url: str, marionette_port: int) -> dict[str, Any]:
     """user.js of a test profile: accounts and sync pointed at the loopback
     servers; everything that would reach the internet pointed nowhere."""
-    nowhere = "http://127.0.0.1:9/"  # the discard port: refused at once
     return {
-        "marionette.port": marionette_port,
+        **quiet_prefs(marionette_port),
         "identity.fxaccounts.auth.uri": f"{fxa_url}/v1",
         "identity.fxaccounts.remote.oauth.uri": f"{fxa_url}/v1",
         "identity.fxaccounts.remote.profile.uri": f"{fxa_url}/profile/v1",
@@ -52,6 +51,27 @@ def profile_prefs(fxa_url: str, tokenserver_url: str, marionette_port: int) -> d
         "identity.fxaccounts.autoconfig.uri": "",
         "identity.fxaccounts.allowHttp": True,
         "identity.sync.tokenserver.uri": tokenserver_url,
+    }
+
+
+def autoconfig_prefs(accounts_url: str, marionette_port: int) -> dict[str, Any]:
+    """user.js of a profile set up as the docs tell a self-hoster: the one
+    accounts setting `identity.fxaccounts.autoconfig.uri`; Firefox reads
+    every other URL from the server's /.well-known/fxa-client-configuration.
+    `allowHttp` only because the test server speaks plain HTTP on loopback."""
+    return {
+        **quiet_prefs(marionette_port),
+        "identity.fxaccounts.autoconfig.uri": accounts_url,
+        "identity.fxaccounts.allowHttp": True,
+    }
+
+
+def quiet_prefs(marionette_port: int) -> dict[str, Any]:
+    """The prefs of every test profile: Sync's logs kept, everything that
+    would reach the internet pointed nowhere."""
+    nowhere = "http://127.0.0.1:9/"  # the discard port: refused at once
+    return {
+        "marionette.port": marionette_port,
         # Keep Sync's own log files, also of successful syncs (shown on failure).
         "services.sync.log.appender.file.logOnSuccess": True,
         "services.sync.log.appender.file.level": "Debug",
