@@ -9,7 +9,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from support.storage import read, write
+from support.storage import executed_statements, read, write
 from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery, Sort
 from syncstorage.storage.sql import SQLStorage
 
@@ -112,20 +112,13 @@ def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
 
 def _plans(storage, run) -> list[str]:
     """SQLite's EXPLAIN QUERY PLAN of every bso SELECT that `run` executes."""
-    statements = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if statement.lstrip().startswith("SELECT") and "FROM bso" in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(storage.engine, "before_cursor_execute", capture)
-    try:
+    with executed_statements(storage) as statements:
         run()
-    finally:
-        sa.event.remove(storage.engine, "before_cursor_execute", capture)
     plans = []
     with storage.engine.connect() as conn:
         for statement, parameters in statements:
+            if not (statement.lstrip().startswith("SELECT") and "FROM bso" in statement):
+                continue
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             plans.append(" | ".join(row[-1] for row in rows))
     return plans

@@ -61,7 +61,7 @@ class SQLStorage(Maintenance):
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait
         metrics.track_pool(self.engine, "storage")
-        self.statements = Statements(self.tables, self.dialect)
+        self.statements = Statements(self.tables, self.dialect, self.engine.dialect)
         self.collection_ids = CollectionIdCache(collection_cache_size)
 
     # --- the interface ---
