@@ -161,6 +161,10 @@ class Session(Protocol):
         """Apply the staged items with modified = now (COALESCE merge), touch
         the collection, close the batch. Returns now."""
 
+    def commit_items(self, items: list[BSOUpdate]) -> int:
+        """What create_batch, append_to_batch(items) and commit_batch do in
+        one request (`?batch=true&commit=true`), without staging. Returns now."""
+
     # writes, write session without a collection
     def delete_storage(self) -> int:
         """Delete all the user's data (batches included), write the tombstone; returns now."""

@@ -29,7 +29,7 @@ class Writes(SessionCore):
         self._touch()
         return self.now
 
-    def _upsert_by_shape(self, table, keys, items, make_row, changed) -> None:
+    def _upsert_by_shape(self, table, keys, items, make_row, changed) -> int:
         """Upsert `items`, one statement per set of supplied fields (issue 3):
         the update of an existing row changes only the columns
         `changed(payload?, sortindex?, ttl?)` names, so unsent fields keep
@@ -40,14 +40,17 @@ class Writes(SessionCore):
         one pipelined round trip, SQLite runs one prepared statement. A
         multi-VALUES construct would be recompiled on every request, which
         costs more than the database work (docs/architecture.md, storage/).
+        Returns how many distinct ids were written (the last of an id wins).
         """
         rows_by_shape: dict[tuple[bool, bool, bool], list[dict]] = {}
-        for item in {item.id: item for item in items}.values():
+        unique = {item.id: item for item in items}
+        for item in unique.values():
             shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
             rows_by_shape.setdefault(shape, []).append(make_row(item))
         for shape, rows in rows_by_shape.items():
             upsert = self.statements.upsert(table, keys, tuple(changed(*shape)), tuple(rows[0]))
             self.driver.executemany(upsert, rows)
+        return len(unique)
 
     def _bso_row(self, item: BSOUpdate) -> dict:
         """The row inserted for a new BSO: defaults for what was not supplied."""
