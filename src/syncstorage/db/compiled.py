@@ -20,7 +20,7 @@ those keep SQLAlchemy's path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -96,17 +96,27 @@ class Compiled:
 
 
 class Driver:
-    """Runs `Compiled` statements on the DB-API connection under one
-    SQLAlchemy `Connection` (and in its transaction). A driver error is
-    handled as SQLAlchemy handles its own: wrapped in `sa.exc.DBAPIError`
+    """Runs `Compiled` statements on one DB-API connection. A driver error
+    is handled as SQLAlchemy handles its own: wrapped in `sa.exc.DBAPIError`
     (which `Dialect.classify` maps), a lost connection invalidated, the
     engine's `handle_error` hooks run."""
 
-    __slots__ = ("conn", "dbapi_connection")
+    __slots__ = ("dbapi_connection", "_on_error")
 
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-        self.dbapi_connection = conn.connection.dbapi_connection
+    def __init__(self, dbapi_connection: Any, on_error: Callable[..., NoReturn]) -> None:
+        """`on_error(exc, sql, params, cursor)` raises what SQLAlchemy would."""
+        self.dbapi_connection = dbapi_connection
+        self._on_error = on_error
+
+    @classmethod
+    def of(cls, conn: sa.Connection) -> Driver:
+        """The driver under `conn`, in its transaction."""
+        # SQLAlchemy's own handling of a driver error (private, but the one
+        # place that knows disconnects and the handle_error hooks)
+        return cls(
+            conn.connection.dbapi_connection,
+            lambda exc, sql, params, cursor: conn._handle_dbapi_exception(exc, sql, params, cursor, None),
+        )
 
     def _execute(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
         params = compiled.params(values)
@@ -114,9 +124,7 @@ class Driver:
         try:
             cursor.execute(compiled.sql, params)
         except Exception as exc:
-            # SQLAlchemy's own handling of a driver error (private, but the
-            # one place that knows disconnects and the handle_error hooks)
-            self.conn._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)
+            self._on_error(exc, compiled.sql, params, cursor)
         return cursor
 
     def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list:
@@ -124,7 +132,7 @@ class Driver:
         try:
             rows = cursor.fetchall()
         except Exception as exc:
-            self.conn._handle_dbapi_exception(exc, compiled.sql, None, cursor, None)
+            self._on_error(exc, compiled.sql, None, cursor)
         finally:
             cursor.close()
         return compiled.convert_rows(rows)
@@ -147,6 +155,31 @@ class Driver:
         try:
             cursor.executemany(compiled.sql, params)
         except Exception as exc:
-            self.conn._handle_dbapi_exception(exc, compiled.sql, params, cursor, None)
+            self._on_error(exc, compiled.sql, params, cursor)
         finally:
             cursor.close()
+
+
+def read_once(engine: sa.Engine, compiled: Compiled, values: Mapping[str, Any]) -> list:
+    """The rows of one SELECT on a pooled connection, without a SQLAlchemy
+    Connection or an explicit transaction: one statement reads one snapshot
+    on every database (SQLite's autocommit statement, the server databases'
+    statement snapshot; the pool rolls back on return). Opening, beginning
+    and closing a SQLAlchemy Connection cost three times the statement
+    (profiled: `info/collections`, docs/performance.md)."""
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:  # as Engine.connect() raises it
+        sa.Connection._handle_dbapi_exception_noconnection(exc, engine.dialect, engine)
+    try:
+
+        def on_error(exc: Exception, sql: str, params: Any, cursor: Any) -> NoReturn:
+            if isinstance(exc, engine.dialect.loaded_dbapi.Error) and engine.dialect.is_disconnect(
+                exc, pooled.dbapi_connection, cursor
+            ):
+                pooled.invalidate(exc)
+            sa.Connection._handle_dbapi_exception_noconnection(exc, engine.dialect, engine)
+
+        return Driver(pooled.dbapi_connection, on_error).rows(compiled, values)
+    finally:
+        pooled.close()

@@ -188,6 +188,12 @@ class Storage(Protocol):
         already >= now they raise ConflictError. A write session without a
         collection locks the tombstone row (DELETE storage)."""
 
+    def user_timestamps(self, userid: int) -> tuple[int, dict[str, int]]:
+        """(storage timestamp, {collection name: last_modified}) as one read
+        session's `storage_timestamp()` and `collection_timestamps()` would
+        give them, from one snapshot: `GET info/collections`, the most
+        frequent request, without a session."""
+
     def ping(self) -> None:
         """A trivial query; raises UnavailableError if the database is down."""
 

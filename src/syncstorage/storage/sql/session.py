@@ -52,7 +52,7 @@ class SessionCore:
         # the driver's connection, for the statements compiled once
         # (db/compiled.py): SQLAlchemy's execution path cost more than
         # these statements (docs/performance.md, issue 13)
-        self.driver = Driver(conn)
+        self.driver = Driver.of(conn)
         self.now = 0
         self.collection_id: int | None = None
         # last_modified of the locked user_collections row (None: no row)
