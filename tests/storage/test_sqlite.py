@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from support.storage import executed_statements, read, write
+from syncstorage.db.compiled import Compiled
 from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery, Sort
 from syncstorage.storage.sql import SQLStorage
 
@@ -145,3 +146,26 @@ def test_listing_query_plans(storage, query, expected):
     assert expected in plan, plan
     if query.ids is None:
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_single_reads_use_one_connection_per_thread_replaced_after_an_error(storage):
+    """`info/collections` reads on a connection of its thread, outside the
+    pool (db/sqlite.py _ThreadReaders); a failed statement does not leave a
+    broken connection behind, and close() closes them all."""
+    write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a", payload="x")]))
+    readers = storage.writers._readers
+    expected = storage.user_timestamps(1)
+    first = readers._local.connection
+    assert storage.user_timestamps(1) == expected and readers._local.connection is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append((storage.user_timestamps(1), readers._local.connection)))
+    thread.start()
+    thread.join()
+    assert other[0][0] == expected and other[0][1] is not first
+    with pytest.raises(sa.exc.OperationalError):
+        storage.writers.read_once(Compiled(sa.text("SELECT nothing FROM nowhere"), storage.engine.dialect), {})
+    assert storage.user_timestamps(1) == expected
+    assert readers._local.connection is not first
+    storage.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        other[0][1].execute("SELECT 1")

@@ -21,7 +21,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from ... import db, metrics, timestamps
-from ...db import compiled
 from .batches import Batches
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .maintenance import Maintenance
@@ -85,11 +84,11 @@ class SQLStorage(Maintenance):
             self.collection_ids.add(name, collectionid)
 
     def user_timestamps(self, userid: int) -> tuple[int, dict[str, int]]:
-        # One statement on a pooled connection (db/compiled.py read_once):
+        # One statement outside a session (Writers.read_once):
         # a read session's Connection, BEGIN and ROLLBACK cost more than
         # its two statements (profiled, docs/performance.md, issue 13)
         with self._errors_translated():
-            rows = compiled.read_once(self.engine, self.statements.user_timestamps, {"uid": userid})
+            rows = self.writers.read_once(self.statements.user_timestamps, {"uid": userid})
         storage_timestamp = max((last_modified for _, last_modified in rows), default=0)
         stamps = {}
         for collectionid, last_modified in rows:
@@ -107,6 +106,7 @@ class SQLStorage(Maintenance):
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self.writers.close()
         self.engine.dispose()
 
     # --- plumbing ---
