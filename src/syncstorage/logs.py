@@ -91,6 +91,8 @@ def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
     # Neither format shows the calling file/line: skip finding the caller
     # for every record (the logging HOWTO's "Optimization" section)
     logging._srcfile = None
+    # nor the thread, process or multiprocessing names (same section)
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are for developers
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []  # propagate to the root handler

@@ -10,6 +10,7 @@ import pytest
 
 from syncstorage.auth import AuthError
 from syncstorage.auth.hawk import (
+    MacKey,
     compute_mac,
     hawk_header,
     macs_equal,
@@ -29,6 +30,17 @@ def test_reference_mac():
     )
     assert text == "hawk.1.header\n1700000000\nabc123\nGET\n/1.5/42/info/collections\nlocalhost\n8000\n\n\n"
     assert compute_mac(KEY, text) == REFERENCE_MAC
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 44, 63, 64, 65, 200])
+def test_precomputed_key_is_hmac_sha256(key_length):
+    """MacKey (the pads hashed once per token) gives the standard HMAC,
+    for keys shorter than, as long as and longer than SHA-256's block."""
+    key = bytes((i * 37 + key_length) % 256 for i in range(key_length))
+    mac_key = MacKey(key)
+    for message in (b"", b"hawk.1.header\n", bytes(range(256)) * 9):
+        assert mac_key.digest(message) == hmac.digest(key, message, "sha256")
+        assert mac_key.digest(message) == hmac.digest(key, message, "sha256")  # states not consumed
 
 
 def test_signer_reproduces_reference_mac():

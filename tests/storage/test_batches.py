@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from support.storage import read, write
@@ -22,6 +23,21 @@ def commit(storage, batch, userid=1, collection="bookmarks") -> int:
         return session.commit_batch(batch)
 
     return write(storage, userid, collection, run)
+
+
+def staged_and_committed(storage, items, userid=1, collection="bookmarks") -> int:
+    batch = create(storage, userid, collection)
+    append(storage, batch, items, userid, collection)
+    return commit(storage, batch, userid, collection)
+
+
+def committed_at_once(storage, items, userid=1, collection="bookmarks") -> int:
+    """?batch=true&commit=true: the commit's merge without staging."""
+    return write(storage, userid, collection, lambda s: s.commit_items(items))
+
+
+# the two ways a batch's items reach bso must leave the same rows (§7.3)
+both_commits = pytest.mark.parametrize("apply", [staged_and_committed, committed_at_once])
 
 
 def exists(storage, batch, userid=1, collection="bookmarks") -> bool:
@@ -78,12 +94,11 @@ def test_restaging_merges_fields(storage):
     assert get(storage, "a") == BSO("a", now, "second", 2)
 
 
-def test_commit_merges_with_stored_rows(storage):
+@both_commits
+def test_commit_merges_with_stored_rows(storage, apply):
     write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a", payload="stored", sortindex=9)]))
     write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("b", payload="b", ttl=0)]))
-    batch = create(storage)
-    append(storage, batch, [BSOUpdate("a", sortindex=1), BSOUpdate("b", ttl=3600), BSOUpdate("c")])
-    now = commit(storage, batch)
+    now = apply(storage, [BSOUpdate("a", sortindex=1), BSOUpdate("b", ttl=3600), BSOUpdate("c")])
     # unsent fields keep their stored values, modified = T for every item
     assert get(storage, "a") == BSO("a", now, "stored", 1)
     # an expired-but-unpurged row is merged like a live one
@@ -91,19 +106,17 @@ def test_commit_merges_with_stored_rows(storage):
     assert get(storage, "c") == BSO("c", now, "", None)
 
 
-def test_commit_keeps_every_unsent_stored_field(storage):
+@both_commits
+def test_commit_keeps_every_unsent_stored_field(storage, apply):
     """storage-model §7.3 field by field, against the raw row: a supplied
     empty payload replaces the stored one, an unsent one keeps it with its
     size; an unsent ttl keeps the stored expiry."""
     stored = [BSOUpdate(i, payload="stored", sortindex=9, ttl=1000) for i in "abcd"]
     before = write(storage, 1, "bookmarks", lambda s: s.set_items(stored))
-    batch = create(storage)
-    append(
+    now = apply(
         storage,
-        batch,
         [BSOUpdate("a", payload=""), BSOUpdate("b"), BSOUpdate("c", ttl=50), BSOUpdate("d", sortindex=0)],
     )
-    now = commit(storage, batch)
     bso = storage.tables.bso_for(1)
     columns = (bso.c.id, bso.c.payload, bso.c.payload_size, bso.c.sortindex, bso.c.ttl, bso.c.modified)
     with storage.engine.connect() as conn:
@@ -117,10 +130,9 @@ def test_commit_keeps_every_unsent_stored_field(storage):
     }
 
 
-def test_ttl_counts_from_commit(storage):
-    batch = create(storage)
-    append(storage, batch, [BSOUpdate("a", payload="p", ttl=100), BSOUpdate("b", payload="q")])
-    now = commit(storage, batch)
+@both_commits
+def test_ttl_counts_from_commit(storage, apply):
+    now = apply(storage, [BSOUpdate("a", payload="p", ttl=100), BSOUpdate("b", payload="q")])
     bso = storage.tables.bso_for(1)
     with storage.engine.connect() as conn:
         ttls = dict(conn.execute(sa.select(bso.c.id, bso.c.ttl)).all())
@@ -168,9 +180,9 @@ def test_unknown_and_absurd_batch_ids(storage):
     assert not exists(storage, -5)
 
 
-def test_empty_commit_still_touches_collection(storage):
-    batch = create(storage)
-    now = commit(storage, batch)
+@both_commits
+def test_empty_commit_still_touches_collection(storage, apply):
+    now = apply(storage, [])
     assert read(storage, 1, None, lambda s: s.collection_timestamps()) == {"bookmarks": now}
 
 

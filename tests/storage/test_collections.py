@@ -98,3 +98,24 @@ def test_cache_stops_growing_at_its_cap(database_url, caplog):
         assert len(read(storage, 1, None, lambda s: s.collection_counts())) == 6
     finally:
         storage.close()
+
+
+def test_user_timestamps_read_what_a_session_reads(storage, storage_url, layout):
+    """`GET info/collections` reads both timestamps with one statement,
+    outside a session: the same values, the tombstone's included in the
+    storage timestamp only."""
+    write(storage, 1, "notes", lambda s: s.set_items([BSOUpdate("a", payload="x")]))
+    write(storage, 1, "history", lambda s: s.set_items([BSOUpdate("b", payload="y")]))
+    write(storage, 1, "history", lambda s: s.delete_collection())  # a tombstone, newest
+    write(storage, 1, "tabs", lambda s: s.set_items([BSOUpdate("c", payload="z")]))
+    write(storage, 1, "tabs", lambda s: s.delete_collection())
+    expected = read(storage, 1, None, lambda s: (s.storage_timestamp(), s.collection_timestamps()))
+    assert set(expected[1]) == {"notes"} and expected[0] > expected[1]["notes"]
+    assert storage.user_timestamps(1) == expected
+    assert storage.user_timestamps(2) == (0, {})
+    # a process that has not cached the names yet reads them in a session
+    other = SQLStorage(storage_url, **layout)
+    try:
+        assert other.user_timestamps(1) == expected
+    finally:
+        other.close()

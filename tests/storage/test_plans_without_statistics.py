@@ -18,7 +18,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from support.storage import read, write
+from support.storage import executed_statements, read, write
 from syncstorage.storage import BSO, BSOUpdate, ItemQuery
 from syncstorage.storage.sql import SQLStorage, migrate
 
@@ -59,20 +59,13 @@ def _explained(storage, backend_name, run, wanted) -> tuple[list[str], object]:
     """The plans of the statements `run` executes whose SQL starts with
     `wanted` (PostgreSQL's EXPLAIN text, or MariaDB's EXPLAIN rows as
     "table type key" lines), and what `run` returned."""
-    statements = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if statement.lstrip().startswith(wanted):
-            statements.append((statement, parameters))
-
-    sa.event.listen(storage.engine, "before_cursor_execute", capture)
-    try:
+    with executed_statements(storage) as statements:
         result = run()
-    finally:
-        sa.event.remove(storage.engine, "before_cursor_execute", capture)
     plans = []
     with storage.engine.connect() as conn:
         for statement, parameters in statements:
+            if not statement.lstrip().startswith(wanted):
+                continue
             rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).mappings().all()
             if backend_name == "postgresql":
                 plans.append("\n".join(row["QUERY PLAN"] for row in rows))

@@ -9,7 +9,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from support.storage import read, write
+from support.storage import executed_statements, read, write
+from syncstorage.db.compiled import Compiled
 from syncstorage.storage import BSOUpdate, ConflictError, ItemQuery, Sort
 from syncstorage.storage.sql import SQLStorage
 
@@ -112,20 +113,13 @@ def test_queued_writer_times_out_as_a_conflict(storage_url, layout):
 
 def _plans(storage, run) -> list[str]:
     """SQLite's EXPLAIN QUERY PLAN of every bso SELECT that `run` executes."""
-    statements = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, _many):
-        if statement.lstrip().startswith("SELECT") and "FROM bso" in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(storage.engine, "before_cursor_execute", capture)
-    try:
+    with executed_statements(storage) as statements:
         run()
-    finally:
-        sa.event.remove(storage.engine, "before_cursor_execute", capture)
     plans = []
     with storage.engine.connect() as conn:
         for statement, parameters in statements:
+            if not (statement.lstrip().startswith("SELECT") and "FROM bso" in statement):
+                continue
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
             plans.append(" | ".join(row[-1] for row in rows))
     return plans
@@ -152,3 +146,26 @@ def test_listing_query_plans(storage, query, expected):
     assert expected in plan, plan
     if query.ids is None:
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_single_reads_use_one_connection_per_thread_replaced_after_an_error(storage):
+    """`info/collections` reads on a connection of its thread, outside the
+    pool (db/sqlite.py _ThreadReaders); a failed statement does not leave a
+    broken connection behind, and close() closes them all."""
+    write(storage, 1, "bookmarks", lambda s: s.set_items([BSOUpdate("a", payload="x")]))
+    readers = storage.writers._readers
+    expected = storage.user_timestamps(1)
+    first = readers._local.connection
+    assert storage.user_timestamps(1) == expected and readers._local.connection is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append((storage.user_timestamps(1), readers._local.connection)))
+    thread.start()
+    thread.join()
+    assert other[0][0] == expected and other[0][1] is not first
+    with pytest.raises(sa.exc.OperationalError):
+        storage.writers.read_once(Compiled(sa.text("SELECT nothing FROM nowhere"), storage.engine.dialect), {})
+    assert storage.user_timestamps(1) == expected
+    assert readers._local.connection is not first
+    storage.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed
+        other[0][1].execute("SELECT 1")

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from support.storage import read, write
+from support.storage import executed_statements, read, write
 from syncstorage.storage import BSOUpdate, ItemQuery, Sort
 
 
 def _compiled_statements(storage, run) -> list[str]:
     """The SQL text of every statement `run` executes."""
-    seen = []
-
-    def capture(_conn, _cursor, statement, _parameters, _context, _many):
-        seen.append(statement)
-
-    sa.event.listen(storage.engine, "before_cursor_execute", capture)
-    try:
+    with executed_statements(storage) as seen:
         run()
-    finally:
-        sa.event.remove(storage.engine, "before_cursor_execute", capture)
-    return seen
+    return [sql for sql, _ in seen]
 
 
 def test_requests_reuse_the_same_statement_objects(storage):

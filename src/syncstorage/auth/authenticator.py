@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from syncstorage.auth.hawk import (
     DEFAULT_PORTS,
+    MacKey,
     compute_mac,
     macs_equal,
     normalized_string,
@@ -37,7 +38,7 @@ class _VerifiedToken:
     identity: Identity
     expires: float
     node_matches: bool
-    hawk_key: bytes
+    hawk_key: MacKey
 
 
 def normalize_url(url: str) -> str | None:
@@ -236,7 +237,7 @@ class HawkAuthenticator:
             identity=identity,
             expires=payload["expires"],
             node_matches=normalize_url(payload["node"]) == self._public_node,
-            hawk_key=key.encode("ascii"),
+            hawk_key=MacKey(key.encode("ascii")),
         )
 
     def _signed_host(self, headers: Mapping[str, str], scheme: str) -> tuple[str, str]:

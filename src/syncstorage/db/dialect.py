@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from .compiled import Compiled, read_once
 from .errors import StorageError, UnavailableError
 
 Incoming = Any  # the "row that would have been inserted" of an upsert
@@ -195,6 +196,14 @@ class Writers:
             conn.execution_options(**{WRITE_OPTION: write})
             with conn.begin():
                 yield conn
+
+    def read_once(self, compiled: Compiled, values: Mapping[str, Any]) -> list:
+        """The rows of one SELECT, outside any session (its own snapshot)."""
+        return read_once(self.engine, compiled, values)
+
+    def close(self) -> None:
+        """Close what the engine's pool does not hold (the engine is disposed
+        apart)."""
 
     def collection_writers(self, userid: int, collection: str) -> contextlib.AbstractContextManager:
         """Entered around a write session on a collection, before its

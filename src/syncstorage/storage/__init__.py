@@ -161,6 +161,10 @@ class Session(Protocol):
         """Apply the staged items with modified = now (COALESCE merge), touch
         the collection, close the batch. Returns now."""
 
+    def commit_items(self, items: list[BSOUpdate]) -> int:
+        """What create_batch, append_to_batch(items) and commit_batch do in
+        one request (`?batch=true&commit=true`), without staging. Returns now."""
+
     # writes, write session without a collection
     def delete_storage(self) -> int:
         """Delete all the user's data (batches included), write the tombstone; returns now."""
@@ -183,6 +187,12 @@ class Storage(Protocol):
         user_collections row, then take `now`; if the row's last_modified is
         already >= now they raise ConflictError. A write session without a
         collection locks the tombstone row (DELETE storage)."""
+
+    def user_timestamps(self, userid: int) -> tuple[int, dict[str, int]]:
+        """(storage timestamp, {collection name: last_modified}) as one read
+        session's `storage_timestamp()` and `collection_timestamps()` would
+        give them, from one snapshot: `GET info/collections`, the most
+        frequent request, without a session."""
 
     def ping(self) -> None:
         """A trivial query; raises UnavailableError if the database is down."""

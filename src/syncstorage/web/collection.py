@@ -47,6 +47,11 @@ def post_collection(ctx: Context, call: Call) -> Result:
             quota_headers = check_quota(ctx.quota_limit, s, items.payload_bytes)
             now = s.set_items(items.accepted)  # an empty list still bumps it (§9.2)
             return _written(now, items.success, items.failed, quota_headers)
+        if batch.batch == "new" and batch.commit:
+            # opened and committed at once: nothing staged before (§9.4)
+            quota_headers = check_quota(ctx.quota_limit, s, items.payload_bytes)
+            now = s.commit_items(items.accepted)
+            return _written(now, items.success, items.failed, quota_headers)
         if batch.batch == "new":
             batch_id = s.create_batch()
         else:

@@ -61,12 +61,15 @@ class Preconditions:
             ts = s.collection_timestamp()
         else:
             ts = s.storage_timestamp()
-        resource = ts or 0
+        self.check_timestamp(ts or 0)
+        return ts
+
+    def check_timestamp(self, resource: int) -> None:
+        """Raise 304/412 (no body, X-Last-Modified = `resource`) when not met."""
         if self.modified_since is not None and resource <= self.modified_since:
             raise HTTPError(304, None, last_modified=resource)
         if self.unmodified_since is not None and resource > self.unmodified_since:
             raise HTTPError(412, None, last_modified=resource)
-        return ts
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from .batches import Batches
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .maintenance import Maintenance
 from .reads import Reads
-from .schema import DEFAULT_SHARDSIZE, StorageTables
+from .schema import DEFAULT_SHARDSIZE, TOMBSTONE_COLLECTION, StorageTables
 from .session import MAX_TICK_WAIT_MS
 from .statements import Statements
 
@@ -61,7 +61,7 @@ class SQLStorage(Maintenance):
         self.read_threads, self.write_threads = self.dialect.threads(pool_size)
         self.reads_never_wait = self.dialect.reads_never_wait
         metrics.track_pool(self.engine, "storage")
-        self.statements = Statements(self.tables, self.dialect)
+        self.statements = Statements(self.tables, self.dialect, self.engine.dialect)
         self.collection_ids = CollectionIdCache(collection_cache_size)
 
     # --- the interface ---
@@ -83,11 +83,30 @@ class SQLStorage(Maintenance):
         for name, collectionid in session.seen_collections:
             self.collection_ids.add(name, collectionid)
 
+    def user_timestamps(self, userid: int) -> tuple[int, dict[str, int]]:
+        # One statement outside a session (Writers.read_once):
+        # a read session's Connection, BEGIN and ROLLBACK cost more than
+        # its two statements (profiled, docs/performance.md, issue 13)
+        with self._errors_translated():
+            rows = self.writers.read_once(self.statements.user_timestamps, {"uid": userid})
+        storage_timestamp = max((last_modified for _, last_modified in rows), default=0)
+        stamps = {}
+        for collectionid, last_modified in rows:
+            if collectionid == TOMBSTONE_COLLECTION:
+                continue
+            name = self.collection_ids.name(collectionid)
+            if name is None:  # not cached yet: a session reads the names
+                with self.session(userid) as session:
+                    return session.storage_timestamp(), session.collection_timestamps()
+            stamps[name] = last_modified
+        return storage_timestamp, stamps
+
     def ping(self) -> None:
         with self.transaction(write=False) as conn:
             conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self.writers.close()
         self.engine.dispose()
 
     # --- plumbing ---
@@ -96,9 +115,13 @@ class SQLStorage(Maintenance):
         """One transaction as the dialect runs it (`Dialect.writers`),
         with database errors turned into the interface's ConflictError /
         UnavailableError."""
+        with self._errors_translated(), self.writers.transaction(write=write) as conn:
+            yield conn
+
+    @contextmanager
+    def _errors_translated(self) -> Iterator[None]:
         try:
-            with self.writers.transaction(write=write) as conn:
-                yield conn
+            yield
         # DBAPIError: the driver's; TimeoutError: no free connection in the pool
         except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
             translated = self.dialect.expected_error(exc)

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from ... import metrics
 from .. import BSOUpdate, ConflictError
-from .schema import BATCH_LIFETIME_MS, MAX_TTL
+from .schema import BATCH_LIFETIME_MS, BSO_KEY, MAX_TTL
 from .writes import Writes, _supplied_columns, _utf8_size
 
 ITEM_KEY = ("batch", "userid", "id")
@@ -63,6 +63,25 @@ class Batches(Writes):
             staged_row,
             lambda *shape: _supplied_columns(*shape, ttl_column="ttl_offset"),
         )
+
+    def commit_items(self, items: list[BSOUpdate]) -> int:
+        """A batch opened and committed by one POST (`?batch=true&commit=true`,
+        13 % of the steady mix): the commit's merge (storage-model §7.3)
+        applied to `items` directly. It leaves the same rows as staging
+        them and committing: supplied fields replace the stored ones, the
+        rest are kept (new rows get the defaults), the TTL counts from now,
+        and every row gets modified = now (a ttl-only item too, unlike a
+        plain POST). Staging cost five statements more, one of them built
+        per call (profiled: a small POST 2-3 times an `info/collections`)."""
+        self._require_write()
+
+        def changed(payload: bool, sortindex: bool, ttl: bool) -> list[str]:
+            return [*_supplied_columns(payload, sortindex, ttl, ttl_column="ttl"), "modified"]
+
+        unique = self._upsert_by_shape(self.bso, BSO_KEY, items, self._bso_row, changed)
+        self._touch()
+        metrics.observe_batch(unique, "commit")
+        return self.now
 
     def staged_size(self, batch: int) -> int:
         items = self.tables.items_for(batch)

@@ -4,12 +4,14 @@ counts and sizes per collection, one item, listings."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
+from ...db.compiled import Compiled
 from .. import BSO, ItemQuery, Page
 from .offsets import decode_offset, next_offset
+from .schema import TOMBSTONE_COLLECTION
 from .session import SessionCore
 from .statements import ListingShape
 
@@ -18,11 +20,11 @@ class Reads(SessionCore):
     # --- reads without a collection ---
     def storage_timestamp(self) -> int:
         query = self.statements.storage_timestamp
-        return self.conn.execute(query, {"uid": self.userid}).scalar() or 0
+        return self.driver.scalar(query, {"uid": self.userid}) or 0
 
     def collection_timestamps(self) -> dict[str, int]:
-        query = self.statements.collection_timestamps
-        return self._by_name(self.conn.execute(query, {"uid": self.userid}))
+        rows = self.driver.rows(self.statements.user_timestamps, {"uid": self.userid})
+        return self._by_name([row for row in rows if row[0] != TOMBSTONE_COLLECTION])
 
     def _per_collection(self, aggregate) -> dict[str, int]:
         bso = self.bso
@@ -53,13 +55,13 @@ class Reads(SessionCore):
     def item_timestamp(self, id: str) -> int | None:
         if self.collection_id is None:
             return None
-        return self.conn.execute(self.bso_statements.item_timestamp, self._live_item(id)).scalar()
+        return self.driver.scalar(self.bso_statements.item_timestamp, self._live_item(id))
 
     def get_item(self, id: str) -> BSO | None:
         if self.collection_id is None:
             return None
-        row = self.conn.execute(self.bso_statements.get_item, self._live_item(id)).first()
-        return BSO(*row) if row is not None else None
+        rows = self.driver.rows(self.bso_statements.get_item, self._live_item(id))
+        return BSO(*rows[0]) if rows else None
 
     def find_items(self, query: ItemQuery) -> Page:
         bound, skip = decode_offset(query)
@@ -80,11 +82,15 @@ class Reads(SessionCore):
         if query.limit is not None:
             params["limit"] = query.limit + 1  # one more: is there a next page?
         select = self.statements.listing(self.bso, shape)
-        rows = self.conn.execute(select, params).all()
+        rows: Sequence[Any]
+        if isinstance(select, Compiled):
+            rows = self.driver.rows(select, params)
+        else:
+            rows = self.conn.execute(select, params).all()
         items: Sequence[BSO]
         if query.full:
-            # selected in BSO's field order: the Rows serve as BSOs as they are (see Page)
-            items = cast("Sequence[BSO]", rows)
+            # selected in BSO's field order (see Page)
+            items = list(map(BSO._make, rows))
         else:
             items = [BSO(id, modified, "", sortindex) for id, modified, sortindex in rows]
         if query.limit is None or len(items) <= query.limit:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, cast
 import sqlalchemy as sa
 
 from ... import timestamps
+from ...db.compiled import Driver
 from .. import ConflictError, StorageError
 from .schema import TOMBSTONE_COLLECTION
 
@@ -48,6 +49,10 @@ class SessionCore:
         self.bso = storage.tables.bso_for(userid)
         self.statements = storage.statements
         self.bso_statements = storage.statements.bso(self.bso)
+        # the driver's connection, for the statements compiled once
+        # (db/compiled.py): SQLAlchemy's execution path cost more than
+        # these statements (docs/performance.md, issue 13)
+        self.driver = Driver.of(conn)
         self.now = 0
         self.collection_id: int | None = None
         # last_modified of the locked user_collections row (None: no row)
@@ -72,9 +77,9 @@ class SessionCore:
         self.now = self.storage.clock.now_ms()
 
     def _lock(self, collectionid: int) -> None:
-        self._last_modified = self.conn.execute(
+        self._last_modified = self.driver.scalar(
             self.statements.lock[self.write], {"uid": self.userid, "cid": collectionid}
-        ).scalar()
+        )
         self.now = self.storage.clock.now_ms()
         if self.write and self._last_modified is not None:
             self.now = _after_tick(self._last_modified, self.now, self.storage.clock)

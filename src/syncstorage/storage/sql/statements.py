@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from syncstorage.db import Dialect
+from syncstorage.db.compiled import Compiled
 from .. import Sort
-from .schema import BSO_KEY, TOMBSTONE_COLLECTION, StorageTables
+from .schema import BSO_KEY, StorageTables
 
 bind = sa.bindparam
 
@@ -45,18 +46,19 @@ class ListingShape(NamedTuple):
 class BSOStatements:
     """Single-item statements on one bso table."""
 
-    def __init__(self, bso: sa.Table, lookups: KeyLookups):
+    def __init__(self, bso: sa.Table, lookups: KeyLookups, sql_dialect: sa.engine.Dialect):
         live_item = sa.and_(
             bso.c.userid == bind("uid"),
             bso.c.collection == bind("cid"),
             bso.c.id == bind("item"),
             bso.c.ttl > bind("now_s"),
         )
-        self.item_timestamp = sa.select(bso.c.modified).where(live_item)
-        self.get_item = sa.select(bso.c.id, bso.c.modified, bso.c.payload, bso.c.sortindex).where(
-            live_item
+        self.item_timestamp = Compiled(sa.select(bso.c.modified).where(live_item), sql_dialect)
+        self.get_item = Compiled(
+            sa.select(bso.c.id, bso.c.modified, bso.c.payload, bso.c.sortindex).where(live_item),
+            sql_dialect,
         )
-        self.delete_item = sa.delete(bso).where(live_item)
+        self.delete_item = Compiled(sa.delete(bso).where(live_item), sql_dialect)
         # executed with {uid, cid, ids}
         self.delete_items = lookups.delete_by_ids(bso)
 
@@ -64,53 +66,72 @@ class BSOStatements:
 class Statements:
     """The statements of one storage; see the module docstring."""
 
-    def __init__(self, tables: StorageTables, dialect: Dialect):
+    def __init__(self, tables: StorageTables, dialect: Dialect, sql_dialect: sa.engine.Dialect):
+        """`sql_dialect`: the engine's SQLAlchemy dialect, which the hot
+        statements are compiled for (`syncstorage.db.compiled`)."""
         self.dialect = dialect
+        self.sql_dialect = sql_dialect
         self.lookups = KeyLookups(dialect) if dialect.stable_key_plans else PinnedKeyLookups(dialect)
         uc = tables.user_collections
         this_collection = sa.and_(uc.c.userid == bind("uid"), uc.c.collection == bind("cid"))
         last_modified = sa.select(uc.c.last_modified).where(this_collection)
         # the collection lock of storage-model §5 (shared for readers)
-        self.lock = {write: dialect.lock(last_modified, write) for write in (False, True)}
+        self.lock = {
+            write: Compiled(dialect.lock(last_modified, write), sql_dialect) for write in (False, True)
+        }
         # executed with {userid, collection, last_modified} / {uid, cid, now}
-        self.create_user_collection = dialect.insert_ignore(uc)
-        self.touch = sa.update(uc).where(this_collection).values(last_modified=bind("now"))
-        self.storage_timestamp = sa.select(sa.func.max(uc.c.last_modified)).where(
-            uc.c.userid == bind("uid")
+        self.create_user_collection = Compiled(
+            dialect.insert_ignore(uc), sql_dialect, ["userid", "collection", "last_modified"]
         )
-        self.collection_timestamps = sa.select(uc.c.collection, uc.c.last_modified).where(
-            uc.c.userid == bind("uid"), uc.c.collection != TOMBSTONE_COLLECTION
+        self.touch = Compiled(
+            sa.update(uc).where(this_collection).values(last_modified=bind("now")), sql_dialect
+        )
+        self.storage_timestamp = Compiled(
+            sa.select(sa.func.max(uc.c.last_modified)).where(uc.c.userid == bind("uid")), sql_dialect
+        )
+        # the tombstone's row too: the storage timestamp is their maximum
+        self.user_timestamps = Compiled(
+            sa.select(uc.c.collection, uc.c.last_modified).where(uc.c.userid == bind("uid")),
+            sql_dialect,
         )
         self._bso: dict[sa.Table, BSOStatements] = {}
-        self._listings: dict[tuple[sa.Table, ListingShape], sa.Select] = {}
-        self._upserts: dict[tuple[sa.Table, tuple[str, ...], tuple[str, ...]], sa.Insert] = {}
+        self._listings: dict[tuple[sa.Table, ListingShape], sa.Select | Compiled] = {}
+        self._upserts: dict[tuple[sa.Table, tuple[str, ...], ...], Compiled] = {}
 
     def bso(self, table: sa.Table) -> BSOStatements:
         # a racing first build in two threads builds it twice: harmless
         statements = self._bso.get(table)
         if statements is None:
-            statements = self._bso[table] = BSOStatements(table, self.lookups)
+            statements = self._bso[table] = BSOStatements(table, self.lookups, self.sql_dialect)
         return statements
 
-    def upsert(self, table: sa.Table, keys: tuple[str, ...], changed: tuple[str, ...]) -> sa.Insert:
-        """An executemany upsert of rows of `table` on the primary key `keys`
-        that changes only the `changed` columns of an existing row. Building
-        one (its `excluded` alias above all) cost more than a small POST's
-        SQL: 5.5 % of the steady benchmark's CPU (docs/performance.md)."""
-        key = (table, keys, changed)
+    def upsert(
+        self, table: sa.Table, keys: tuple[str, ...], changed: tuple[str, ...], columns: tuple[str, ...]
+    ) -> Compiled:
+        """An executemany upsert of rows of `table` (with the keys `columns`)
+        on the primary key `keys` that changes only the `changed` columns of
+        an existing row. Building one (its `excluded` alias above all) cost
+        more than a small POST's SQL: 5.5 % of the steady benchmark's CPU
+        (docs/performance.md)."""
+        key = (table, keys, changed, columns)
         upsert = self._upserts.get(key)
         if upsert is None:
-            upsert = self._upserts[key] = self.dialect.upsert(
+            statement = self.dialect.upsert(
                 self.dialect.insert(table), list(keys), lambda incoming: {n: incoming[n] for n in changed}
             )
+            upsert = self._upserts[key] = Compiled(statement, self.sql_dialect, columns)
         return upsert
 
-    def listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:
+    def listing(self, table: sa.Table, shape: ListingShape) -> sa.Select | Compiled:
         """The `find_items` query of one shape (storage-api §4.2 parameters);
-        at most 2 x 2^6 shapes per table."""
+        at most 2 x 2^6 shapes per table. Compiled for the driver, except
+        the `ids=` shapes, whose IN list SQLAlchemy expands per call."""
         select = self._listings.get((table, shape))
         if select is None:
-            select = self._listings[table, shape] = self._build_listing(table, shape)
+            built = self._build_listing(table, shape)
+            select = self._listings[table, shape] = (
+                built if shape.ids else Compiled(built, self.sql_dialect)
+            )
         return select
 
     def _build_listing(self, table: sa.Table, shape: ListingShape) -> sa.Select:

@@ -29,7 +29,7 @@ class Writes(SessionCore):
         self._touch()
         return self.now
 
-    def _upsert_by_shape(self, table, keys, items, make_row, changed) -> None:
+    def _upsert_by_shape(self, table, keys, items, make_row, changed) -> int:
         """Upsert `items`, one statement per set of supplied fields (issue 3):
         the update of an existing row changes only the columns
         `changed(payload?, sortindex?, ttl?)` names, so unsent fields keep
@@ -40,14 +40,17 @@ class Writes(SessionCore):
         one pipelined round trip, SQLite runs one prepared statement. A
         multi-VALUES construct would be recompiled on every request, which
         costs more than the database work (docs/architecture.md, storage/).
+        Returns how many distinct ids were written (the last of an id wins).
         """
         rows_by_shape: dict[tuple[bool, bool, bool], list[dict]] = {}
-        for item in {item.id: item for item in items}.values():
+        unique = {item.id: item for item in items}
+        for item in unique.values():
             shape = (item.payload is not None, item.sortindex is not None, item.ttl is not None)
             rows_by_shape.setdefault(shape, []).append(make_row(item))
         for shape, rows in rows_by_shape.items():
-            upsert = self.statements.upsert(table, keys, tuple(changed(*shape)))
-            self.conn.execute(upsert, rows)
+            upsert = self.statements.upsert(table, keys, tuple(changed(*shape)), tuple(rows[0]))
+            self.driver.executemany(upsert, rows)
+        return len(unique)
 
     def _bso_row(self, item: BSOUpdate) -> dict:
         """The row inserted for a new BSO: defaults for what was not supplied."""
@@ -66,26 +69,24 @@ class Writes(SessionCore):
     def _touch(self) -> None:
         """Set the collection's last_modified to now (storage-model §6.2)."""
         if self._last_modified is None:
-            inserted = self.conn.execute(
+            inserted = self.driver.rowcount(
                 self.statements.create_user_collection,
                 {"userid": self.userid, "collection": self.collection_id, "last_modified": self.now},
-            ).rowcount
+            )
             if inserted:
                 self._last_modified = self.now
                 return
             # storage-model §5.5: another first write created the row since
             # our lock found none; lock it now and apply the conflict rule
             self._lock_existing(cast(int, self.collection_id))  # a write session's collection exists
-        self.conn.execute(
+        self.driver.rowcount(
             self.statements.touch, {"uid": self.userid, "cid": self.collection_id, "now": self.now}
         )
         self._last_modified = self.now
 
     def _lock_existing(self, collectionid: int) -> None:
         query = self.statements.lock[True]
-        self._check_advances(
-            self.conn.execute(query, {"uid": self.userid, "cid": collectionid}).scalar()
-        )
+        self._check_advances(self.driver.scalar(query, {"uid": self.userid, "cid": collectionid}))
 
     def _write_tombstone(self) -> None:
         """Record this deletion's time (storage-api §4.4). Never lowered, so
@@ -109,7 +110,7 @@ class Writes(SessionCore):
 
     def delete_item(self, id: str) -> bool:
         self._require_write()
-        deleted = self.conn.execute(self.bso_statements.delete_item, self._live_item(id)).rowcount
+        deleted = self.driver.rowcount(self.bso_statements.delete_item, self._live_item(id))
         if deleted:
             self._touch()
         return bool(deleted)
