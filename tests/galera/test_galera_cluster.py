@@ -13,6 +13,7 @@ import itertools
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -155,7 +156,9 @@ def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster, two_nodes
     killed node once it has rejoined."""
     survivor, victim = two_nodes
     acknowledged: list[str] = []
+    acknowledged_at: list[float] = []
     failures: dict[str, int] = {}
+    slowest_failure = [0.0]  # how long a request to the dead node took to fail
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -164,20 +167,24 @@ def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster, two_nodes
             if stop.is_set():
                 return
             item = f"{tag}-{n}"
+            started = time.monotonic()
             try:
                 with storage.session(1, "history", write=True) as session:
                     session.set_items([BSOUpdate(item, payload="x")])
             except (ConflictError, UnavailableError) as exc:
                 with lock:
                     failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
+                    slowest_failure[0] = max(slowest_failure[0], time.monotonic() - started)
                 continue
             with lock:
                 acknowledged.append(item)
+                acknowledged_at.append(time.monotonic())
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(writer, storage, f"{tag}{k}") for k, (storage, tag) in
                    enumerate([(survivor, "s"), (survivor, "s"), (victim, "v"), (victim, "v")])]
         _wait_for(lambda: len(acknowledged) >= 40)
+        killed_at = time.monotonic()
         cluster.nodes[1].kill()
         before = len(acknowledged)
         _wait_for(lambda: len(acknowledged) >= before + 40)  # the survivor goes on
@@ -187,18 +194,26 @@ def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster, two_nodes
     stored = {bso.id for bso in read(survivor, 1, "history", lambda s: s.find_items(ItemQuery())).items}
     assert set(acknowledged) <= stored
     assert failures.get("UnavailableError", 0) > 0  # the victim's writers saw it go
+    # how long the survivor's writers paused: the longest gap between two
+    # acknowledged writes after the kill
+    after = [t for t in acknowledged_at if t >= killed_at]
+    pause = max(b - a for a, b in zip([killed_at, *after], after))
+    assert slowest_failure[0] < 10, "a request to the dead node hung"
+    restarted = time.monotonic()
     cluster.nodes[1].restart_after_kill()  # rejoins by incremental state transfer
     cluster.nodes[1].wait_synced()
+    rejoin = time.monotonic() - restarted
     assert cluster.size(cluster.nodes[0]) == 3
     victim.engine.dispose()  # connections to the dead server
     rejoined = {bso.id for bso in read(victim, 1, "history", lambda s: s.find_items(ItemQuery())).items}
     assert set(acknowledged) <= rejoined
-    print(f"{len(acknowledged)} writes acknowledged, failures {failures}")
+    print(
+        f"{len(acknowledged)} writes acknowledged, 0 lost; failures {failures}; slowest failure "
+        f"{slowest_failure[0]:.2f} s; survivor's longest pause {pause:.2f} s; rejoined in {rejoin:.1f} s"
+    )
 
 
 def _wait_for(condition, timeout: float = 60.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
