@@ -8,7 +8,7 @@ import pytest
 
 from accounts.conftest import new_email
 from support.client import SyncClient
-from support.onepw import SYNC_SCOPE, ApiError, FirefoxFlow, OnepwClient
+from support.onepw import SYNC_SCOPE, ApiError, FirefoxFlow, OnepwClient, sync_key
 from syncstorage.auth.hawk import hawk_header
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +55,18 @@ def test_sign_up_sign_in_keys_oauth_tokenserver_and_storage(accounts_server, cli
         assert sync.put("storage/bookmarks/a", json={"payload": "x"}).status_code == 200
         assert sync.get("info/collections").json().keys() == {"bookmarks"}
 
+    # no password-derived value, token, code or key material in the log
+    from support.onepw import Credentials
+
+    secrets_sent = [
+        Credentials.v1(email, PASSWORD).auth_pw.hex(), created.session_token, signed_in.session_token,
+        signed_in.key_fetch_token, code, tokens["access_token"], tokens["refresh_token"], tokens["keys_jwe"],
+        access["access_token"], scoped["k"],
+    ]
+    log = accounts_server.log()
+    assert "/v1/oauth/token" in log  # the requests were logged...
+    assert [s for s in secrets_sent if s and s in log] == []  # ...without their secrets
+
 
 def test_wrong_password_unknown_account_and_email_case(client: OnepwClient):
     email = new_email()
@@ -73,12 +85,17 @@ def test_wrong_password_unknown_account_and_email_case(client: OnepwClient):
     assert exists.value.errno == 101
 
 
-def test_password_change_keeps_kb_and_ends_other_sessions(client: OnepwClient):
+def test_password_change_keeps_kb_and_ends_other_sessions(accounts_server, client: OnepwClient):
     email = new_email()
     first = client.create(email, PASSWORD)
     kb = client.kb(first)
     other = client.login(email, PASSWORD)
-    generation_before = client.request("POST", "/v1/verify", {"token": client.access_token(other.session_token)["access_token"]})["generation"]
+    old_access = client.access_token(other.session_token)["access_token"]
+    generation_before = client.request("POST", "/v1/verify", {"token": old_access})["generation"]
+    keys_changed_at = client.request("POST", "/v1/account/scoped-key-data", {"client_id": "5882386c6d801776",
+                                     "scope": SYNC_SCOPE}, token=other.session_token)[SYNC_SCOPE]["keyRotationTimestamp"]
+    kid = sync_key(kb, keys_changed_at)["kid"]
+    before = sync_credentials(accounts_server, old_access, kid)
 
     changed = client.change_password(first, "a new password")
     assert client.kb(changed) == kb
@@ -93,8 +110,17 @@ def test_password_change_keeps_kb_and_ends_other_sessions(client: OnepwClient):
         assert (revoked.value.status, revoked.value.errno) == (401, 110)
     status = client.request("GET", "/v1/session/status", token=changed.session_token)
     assert status == {"state": "verified", "uid": first.uid}
-    generation_after = client.request("POST", "/v1/verify", {"token": client.access_token(changed.session_token)["access_token"]})["generation"]
+    new_access = client.access_token(changed.session_token)["access_token"]
+    generation_after = client.request("POST", "/v1/verify", {"token": new_access})["generation"]
     assert generation_after > generation_before
+    # same keys, so the same storage uid: the data stays (issue 15); the
+    # old generation's tokens are refused once the new one was seen
+    assert sync_credentials(accounts_server, new_access, kid)["uid"] == before["uid"]
+    import httpx
+
+    stale = httpx.get(f"{accounts_server.base_url}/1.0/sync/1.5",
+                      headers={"Authorization": f"Bearer {old_access}", "X-KeyID": kid})
+    assert (stale.status_code, stale.json()["status"]) == (401, "invalid-generation")
 
 
 def test_reset_makes_a_new_kb(accounts_server, client: OnepwClient):
@@ -105,13 +131,27 @@ def test_reset_makes_a_new_kb(accounts_server, client: OnepwClient):
     kb = client.kb(first)
     keys_before = client.request("POST", "/v1/account/scoped-key-data",
                                  {"client_id": "5882386c6d801776", "scope": SYNC_SCOPE}, token=first.session_token)
+    old_kid = sync_key(kb, keys_before[SYNC_SCOPE]["keyRotationTimestamp"])["kid"]
+    old_access = client.access_token(first.session_token)["access_token"]
+    before = sync_credentials(accounts_server, old_access, old_kid)
     result = invoke_cli("account", "reset-password", email, env=accounts_server.env)
     assert result.returncode == 0, result.stderr
     reset = client.reset(email, result.stdout.strip(), "another password")
-    assert client.kb(reset) != kb
+    new_kb = client.kb(reset)
+    assert new_kb != kb
     keys_after = client.request("POST", "/v1/account/scoped-key-data",
                                 {"client_id": "5882386c6d801776", "scope": SYNC_SCOPE}, token=reset.session_token)
     assert keys_after[SYNC_SCOPE]["keyRotationTimestamp"] > keys_before[SYNC_SCOPE]["keyRotationTimestamp"]
+    # the tokenserver sees new keys: a new storage uid, so Firefox syncs afresh,
+    # and then refuses a Firefox still on the old keys (auth-and-tokens §9.3)
+    new_kid = sync_key(new_kb, keys_after[SYNC_SCOPE]["keyRotationTimestamp"])["kid"]
+    after = sync_credentials(accounts_server, client.access_token(reset.session_token)["access_token"], new_kid)
+    assert after["uid"] != before["uid"]
+    import httpx
+
+    stale = httpx.get(f"{accounts_server.base_url}/1.0/sync/1.5",
+                      headers={"Authorization": f"Bearer {old_access}", "X-KeyID": old_kid})
+    assert (stale.status_code, stale.json()["status"]) == (401, "invalid-client-state")
     with pytest.raises(ApiError) as gone:
         client.request("GET", "/v1/session/status", token=first.session_token)
     assert gone.value.errno == 110
@@ -191,3 +231,42 @@ def test_account_destroy(client: OnepwClient):
     with pytest.raises(ApiError) as verify:
         client.request("POST", "/v1/verify", {"token": access})
     assert verify.value.errno == 108
+
+
+def test_a_mobile_app_uses_its_refresh_token_for_devices(accounts_server, client: OnepwClient):
+    """Spec §2.6: mobile keeps the refresh token and sends it as Bearer on
+    the device calls, and trades it for access tokens."""
+    import httpx
+
+    email = new_email()
+    signed_in = client.create(email, PASSWORD)
+    kb = client.kb(signed_in)
+    flow = FirefoxFlow()
+    code = client.authorize(signed_in, kb, flow)
+    tokens = client.request("POST", "/v1/oauth/token", {  # mobile: no Hawk on the code exchange
+        "grant_type": "authorization_code", "code": code, "client_id": "5882386c6d801776", "code_verifier": flow.verifier,
+    })
+    refresh = tokens["refresh_token"]
+    bearer = {"Authorization": f"Bearer {refresh}"}
+
+    def call(method: str, path: str, body=None) -> httpx.Response:
+        return httpx.request(method, accounts_server.base_url + path, json=body, headers=bearer)
+
+    phone = call("POST", "/v1/account/device", {"name": "phone", "type": "mobile"})
+    assert phone.status_code == 200, phone.text
+    listed = call("GET", "/v1/account/devices").json()
+    assert [(d["name"], d["isCurrentDevice"]) for d in listed] == [("phone", True)]
+    attached = client.request("GET", "/v1/account/attached_clients", token=signed_in.session_token)
+    assert [c["deviceId"] for c in attached if c["refreshTokenId"]] == [phone.json()["id"]]
+    fresh = client.request("POST", "/v1/oauth/token", {"grant_type": "refresh_token", "client_id": "5882386c6d801776",
+                                                       "refresh_token": refresh, "scope": SYNC_SCOPE})
+    assert fresh["scope"] == SYNC_SCOPE and "refresh_token" not in fresh
+    # the session token is no Bearer credential, and a refresh token signs nothing else
+    assert httpx.get(accounts_server.base_url + "/v1/account/devices",
+                     headers={"Authorization": f"Bearer {signed_in.session_token}"}).json()["errno"] == 110
+    assert httpx.get(accounts_server.base_url + "/v1/session/status", headers=bearer).json()["errno"] == 109
+
+    client.request("POST", "/v1/oauth/destroy", {"client_id": "5882386c6d801776", "token": refresh})
+    gone = call("GET", "/v1/account/devices")
+    assert (gone.status_code, gone.json()["errno"]) == (401, 110)
+    assert client.request("GET", "/v1/account/devices", token=signed_in.session_token) == []

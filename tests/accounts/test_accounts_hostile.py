@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("GET", "/v1/session/status", "sessionToken"),
     ("POST", "/v1/session/destroy", "sessionToken"),
     ("GET", "/v1/recovery_email/status", "sessionToken"),
+    ("POST", "/v1/recovery_email/resend_code", "sessionToken"),
     ("POST", "/v1/password/change/start", None),
     ("POST", "/v1/password/change/finish", "passwordChangeToken"),
     ("POST", "/v1/account/reset", "accountResetToken"),
@@ -245,3 +246,11 @@ def test_verify_refuses_forged_and_foreign_tokens(server, signed_in):
             tokenserver = httpx.get(server.base_url + "/1.0/sync/1.5",
                                     headers={"Authorization": f"Bearer {token}", "X-KeyID": "1234-qqo"})
             assert tokenserver.status_code in (401, 503)  # 503: the remote accounts server is unreachable
+
+
+def test_a_post_without_content_length(server):
+    from support.hostile import raw_exchange, status_of
+
+    host = server.base_url.split("//", 1)[1]
+    answer = raw_exchange(server, f"POST /v1/account/login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    assert status_of(answer) == 411 and b'"errno":112' in answer

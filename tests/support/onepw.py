@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,10 +134,12 @@ class FirefoxFlow:
 
 
 class OnepwClient:
-    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, base_url: str, *, http: httpx.Client | None = None, now: Callable[[], float] = time.time) -> None:
+        """`http`: e.g. a Starlette TestClient for an in-process app; `now`:
+        the clock Hawk timestamps are taken from (a test's advancing clock)."""
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=30, headers=headers or {})
-        self.clock_offset = 0
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=30)
+        self.now = now
 
     def close(self) -> None:
         self.http.close()
@@ -162,13 +166,19 @@ class OnepwClient:
         self, method: str, path: str, body: Any = None, *, token: str | None = None, kind: str = "sessionToken",
         headers: dict[str, str] | None = None, ts: int | None = None, nonce: str | None = None,
     ) -> httpx.Response:
-        content = json.dumps(body).encode() if body is not None else b""
+        # As Firefox's hawkclient: the payload is "{}" when there is no data,
+        # hashed with text/plain for a GET, which then sends no body at all.
+        payload = json.dumps(body if body is not None else {}).encode()
         sent = dict(headers or {})
-        if body is not None:
-            sent.setdefault("Content-Type", "application/json; charset=utf-8")
+        if method == "GET":
+            content, content_type = b"", "text/plain"
+        else:
+            content, content_type = payload, "application/json; charset=utf-8"
+            sent.setdefault("Content-Type", content_type)
         if token is not None:
             hawk_id, key, _extra = token_credentials(token, kind)
-            digest = payload_hash(sent["Content-Type"], content) if content else ""
+            digest = payload_hash(sent.get("Content-Type", content_type), payload)
+            ts = int(self.now()) if ts is None else ts
             sent["Authorization"] = hawk_header(method, self.base_url + path, hawk_id, key, hash=digest, ts=ts, nonce=nonce)
         return self.http.request(method, path, content=content or None, headers=sent)
 

@@ -28,6 +28,7 @@ def routes(ctx: AccountsContext) -> list[Route]:
         ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION),
         ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION),
         ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/recovery_email/resend_code", resend_code, signed_by=store.SESSION),
         ctx.route("POST", "/v1/password/change/start", password_change_start),
         ctx.route("POST", "/v1/password/change/finish", password_change_finish, signed_by=store.PASSWORD_CHANGE),
         ctx.route("POST", "/v1/account/reset", reset, signed_by=store.ACCOUNT_RESET),
@@ -101,28 +102,31 @@ def create(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         return _signed_in(ctx, conn, call, account, _unwrap(account, verifier))
 
 
-def _account_for_password(ctx: AccountsContext, conn: sa.Connection, email: str) -> sa.Row:
-    account = store.find_account(conn, email=email)
+def _password_proof(ctx: AccountsContext, call: Call, password_field: str = "authPW") -> tuple[sa.Row, crypto.Verifier]:
+    """The account named by the body's `email` and its verifier, once the
+    body's `authPW` (or `password_field`) proved the password: 102 unknown
+    account, 120 another case of the address, 103 wrong password, 114
+    rate limited (checked first, before any lookup or scrypt)."""
+    body = call.json()
+    email = fields.email(body)
+    auth_pw = fields.hex_bytes(body, password_field)
+    ctx.limit_password_attempt(call, email)
+    with ctx.engine.begin() as conn:
+        account = store.find_account(conn, email=email)
     if account is None:
         raise errors.unknown_account(email)
     if account.email != email:
         # v1 stretching salts with the address as typed at creation (§4.4)
         raise errors.incorrect_email_case(account.email)
-    return account
+    return account, ctx.check_password(account, auth_pw)
 
 
 def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
-    body = call.json()
-    email = fields.email(body)
-    auth_pw = fields.hex_bytes(body, "authPW")
-    ctx.limit_password_attempt(call, email)
-    with ctx.engine.begin() as conn:
-        account = _account_for_password(ctx, conn, email)
-    verifier = ctx.check_password(account, auth_pw)
+    account, verifier = _password_proof(ctx, call)
     with ctx.engine.begin() as conn:
         current = store.find_account(conn, uid=account.uid)
         if current is None or current.verify_hash != verifier.verify_hash.hex():
-            raise errors.incorrect_password(email)  # changed meanwhile
+            raise errors.incorrect_password(account.email)  # changed meanwhile
         return _signed_in(ctx, conn, call, current, _unwrap(current, verifier))
 
 
@@ -131,7 +135,8 @@ def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 def keys(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     with ctx.authenticated(call, store.KEY_FETCH) as (conn, auth):
-        store.delete_token(conn, auth.token.token_id)  # single use (§4.7)
+        if not store.delete_token(conn, auth.token.token_id):  # single use (§4.7)
+            raise errors.invalid_auth_token("key-fetch token used by another request meanwhile")
     return {"bundle": auth.token.key_bundle}
 
 
@@ -176,15 +181,15 @@ def recovery_email_status(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         }
 
 
+def resend_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
+    """Firefox offers "resend" for an unverified account; accounts here are
+    verified when created, so there is nothing to send."""
+    return {}
+
+
 def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     """§7.4: the password proves it; a session is not needed."""
-    body = call.json()
-    email = fields.email(body)
-    auth_pw = fields.hex_bytes(body, "authPW")
-    ctx.limit_password_attempt(call, email)
-    with ctx.engine.begin() as conn:
-        account = _account_for_password(ctx, conn, email)
-    ctx.check_password(account, auth_pw)
+    account, _verifier = _password_proof(ctx, call)
     with ctx.engine.begin() as conn:
         store.delete_account(conn, account.uid)
     return {}
@@ -194,13 +199,7 @@ def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 
 def password_change_start(ctx: AccountsContext, call: Call) -> dict[str, Any]:
-    body = call.json()
-    email = fields.email(body)
-    auth_pw = fields.hex_bytes(body, "oldAuthPW")
-    ctx.limit_password_attempt(call, email)
-    with ctx.engine.begin() as conn:
-        account = _account_for_password(ctx, conn, email)
-    verifier = ctx.check_password(account, auth_pw)
+    account, verifier = _password_proof(ctx, call, "oldAuthPW")
     now = ctx.now_ms()
     with ctx.engine.begin() as conn:
         change = store.issue_token(

@@ -21,6 +21,7 @@ QUICK_STRETCH_ROUNDS = 1000
 
 def make_engine(url: str) -> sa.Engine:
     _dialect, engine = db.create_engine(url, lock_timeout=10.0, pool_size=1, writes_only=True)
+    engine.hide_parameters = True  # errors must not quote verifiers or token keys
     return engine
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from starlette.routing import Route
 
-from syncstorage.accounts import crypto, errors, store
+from syncstorage.accounts import crypto, errors, fields, store
 from syncstorage.accounts.hawk import HawkVerifier
 from syncstorage.accounts.http import Call, endpoint
 from syncstorage.accounts.ratelimit import Limit, RateLimiter
@@ -32,10 +32,26 @@ PASSWORD_PER_ACCOUNT = Limit(burst=10, per_seconds=60)
 PASSWORD_PER_ADDRESS = Limit(burst=30, per_seconds=10)
 LOOKUP_PER_ADDRESS = Limit(burst=60, per_seconds=2)
 
+# Expired tokens, codes, invitations and deny-list entries are deleted by
+# the first request after this many seconds (and at start-up).
+PURGE_EVERY_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The credential that authenticated a request: a Hawk-signing token
+    (session, key fetch, ...) or, on the device endpoints, a mobile app's
+    refresh token (spec §2.6), whose hash then stands for its session."""
+
+    token_id: str
+    verified: bool
+    auth_at: int  # seconds
+    key_bundle: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    token: sa.Row
+    token: Holder
     account: sa.Row
 
 
@@ -47,7 +63,7 @@ class AccountsContext:
         nonce_store: NonceStore,
         keys: list[SigningKey],
         clock: Clock,
-        is_unavailable,
+        is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool],
     ) -> None:
         self.settings = settings
         self.public_url = settings.effective_accounts_public_url
@@ -58,14 +74,21 @@ class AccountsContext:
         self.hawk = HawkVerifier(self.public_url, nonce_store, settings.hawk_skew_window, clock.time)
         self.limits = RateLimiter()
         self._kdf_slots = threading.BoundedSemaphore(KDF_CONCURRENCY)
+        self._purge_lock = threading.Lock()
+        self._purged_at: float | None = None  # clock time of the last purge
 
     def route(
-        self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any], *, signed_by: str | None = None
+        self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any], *,
+        signed_by: str | None = None, refresh_token_ok: bool = False,
     ) -> Route:
         """`signed_by`: the token kind whose Hawk signature the request must
-        carry; checked before the handler looks at the body."""
+        carry; checked before the handler looks at the body.
+        `refresh_token_ok`: a mobile app's `Bearer <refresh token>` may stand
+        in for the session (the device endpoints, spec §2.6)."""
 
         def run(call: Call) -> Any:
+            self.purge_if_due()
+            call.refresh_token_ok = refresh_token_ok
             if signed_by is not None:
                 with self.authenticated(call, signed_by):
                     pass
@@ -73,6 +96,21 @@ class AccountsContext:
 
         name = path  # the request log's route
         return Route(path, endpoint(run, name, is_unavailable=self.is_unavailable), methods=[method], name=name)
+
+    def purge_if_due(self) -> None:
+        """Delete what expired, at most once per PURGE_EVERY_SECONDS, in
+        whichever request comes first (others do not wait for it)."""
+        now = self.clock.time()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY_SECONDS:
+            return
+        if not self._purge_lock.acquire(blocking=False):
+            return
+        try:
+            with self.engine.begin() as conn:
+                store.purge_expired(conn, int(now * 1000), self.settings.accounts_code_ttl * 1000)
+            self._purged_at = now
+        finally:
+            self._purge_lock.release()
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -113,6 +151,10 @@ class AccountsContext:
         """A transaction and the token of `kind` that signed the request (and
         its account); 401 errno 110 when there is none, 109/111/115 when the
         signature is wrong. A session's use is recorded (§6.1 lastAccessTime)."""
+        if kind == store.SESSION and call.refresh_token_ok and _bearer(call.signed.authorization):
+            with self.engine.begin() as conn:
+                yield conn, self._refresh_token_holder(conn, call)
+            return
         if call.signer is None:
             token_id, attributes = self.hawk.token_id(call.signed)
         else:  # checked already (a nonce is good once): the token must still be there
@@ -130,19 +172,41 @@ class AccountsContext:
             account = store.find_account(conn, uid=token.uid)
             if account is None:
                 raise errors.invalid_auth_token("the token's account is gone")
-            if kind == store.SESSION:
+            if kind == store.SESSION and attributes is not None:  # once per request
                 store.touch_session(conn, token_id, now)
-            yield conn, Authenticated(token, account)
+            holder = Holder(token.token_id, bool(token.verified), token.auth_at, token.key_bundle)
+            yield conn, Authenticated(holder, account)
+
+    def _refresh_token_holder(self, conn: sa.Connection, call: Call) -> Authenticated:
+        value = _bearer(call.signed.authorization)
+        row = store.find_refresh_token(conn, value) if value and fields.is_hex(value, 64) else None
+        if row is None:
+            raise errors.invalid_auth_token("unknown refresh token")
+        account = store.find_account(conn, uid=row.uid)
+        if account is None:
+            raise errors.invalid_auth_token("the token's account is gone")
+        if call.signer is None:  # once per request
+            now = self.now_ms()
+            store.touch_refresh_token(conn, row.token_hash, now)
+            store.touch_session(conn, row.token_hash, now)  # its device's lastAccessTime
+            call.signer = row.token_hash
+        return Authenticated(Holder(row.token_hash, True, row.created_at // 1000), account)
 
     def session(self, call: Call) -> AbstractContextManager[tuple[sa.Connection, Authenticated]]:
         return self.authenticated(call, store.SESSION)
 
-    def _expired(self, token: sa.Row, now_ms: int) -> bool:
+    def _expired(self, token: sa.Row, now_ms: int) -> bool:  # a token row
         if token.expires_at is not None:
             return token.expires_at < now_ms
         idle_days = self.settings.accounts_session_idle_days
         return bool(idle_days) and token.last_used_at < now_ms - idle_days * 86_400_000
 
-    def session_verified(self, token: sa.Row) -> None:
+    def session_verified(self, token: Holder) -> None:
         if not token.verified:
             raise errors.unverified_session()
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The value of a `Bearer` Authorization header, None for another scheme."""
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None

@@ -35,13 +35,13 @@ DEVICE_TYPES = frozenset({"desktop", "mobile", "tablet", "vr", "tv", "unknown"})
 
 def routes(ctx: AccountsContext) -> list[Route]:
     return [
-        ctx.route("POST", "/v1/account/device", register_or_update, signed_by=store.SESSION),
-        ctx.route("GET", "/v1/account/devices", list_devices, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/account/device/destroy", destroy, signed_by=store.SESSION),
-        ctx.route("GET", "/v1/account/device/commands", pending_commands, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/account/devices/invoke_command", invoke_command, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/account/devices/notify", notify, signed_by=store.SESSION),
-        ctx.route("GET", "/v1/account/attached_clients", attached_clients, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/account/device", register_or_update, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("GET", "/v1/account/devices", list_devices, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("POST", "/v1/account/device/destroy", destroy, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("GET", "/v1/account/device/commands", pending_commands, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("POST", "/v1/account/devices/invoke_command", invoke_command, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("POST", "/v1/account/devices/notify", notify, signed_by=store.SESSION, refresh_token_ok=True),
+        ctx.route("GET", "/v1/account/attached_clients", attached_clients, signed_by=store.SESSION, refresh_token_ok=True),
     ]
 
 
@@ -144,8 +144,9 @@ def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         if row is None:
             raise errors.unknown_device()
         conn.execute(devices.delete().where(devices.c.id == row.id))
-        if row.session_token_id is not None:
+        if row.session_token_id is not None:  # a session, or a mobile app's refresh token
             store.delete_token(conn, row.session_token_id)
+            store.delete_refresh_token_by_hash(conn, row.session_token_id)
     return {}
 
 
@@ -207,9 +208,7 @@ def notify(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     to = body.get("to")
     if to != "all" and not (isinstance(to, list) and len(to) <= 1000 and all(isinstance(x, str) for x in to)):
         raise errors.invalid_parameter("to")
-    with ctx.session(call):
-        pass  # no push service: devices learn of changes when they next sync
-    return {}
+    return {}  # no push service: the other devices see the changes at their next sync
 
 
 def attached_clients(ctx: AccountsContext, call: Call) -> Any:
@@ -232,10 +231,12 @@ def attached_clients(ctx: AccountsContext, call: Call) -> Any:
                 "scope": None, "location": {}, "userAgent": session.user_agent or "", "os": None,
             })
         for refresh in store.refresh_tokens_of(conn, uid):
+            device = by_session.get(refresh.token_hash)
             clients.append({
-                "clientId": refresh.client_id, "deviceId": None, "sessionTokenId": None,
-                "refreshTokenId": refresh.token_hash, "isCurrentSession": False, "deviceType": None,
-                "name": CLIENTS.get(refresh.client_id, refresh.client_id),
+                "clientId": refresh.client_id, "deviceId": device.id if device else None, "sessionTokenId": None,
+                "refreshTokenId": refresh.token_hash, "isCurrentSession": refresh.token_hash == current,
+                "deviceType": device.type if device else None,
+                "name": device.name if device else CLIENTS.get(refresh.client_id, refresh.client_id),
                 "createdTime": refresh.created_at, "lastAccessTime": refresh.last_used_at,
                 "scope": refresh.scope.split(), "location": {}, "userAgent": "", "os": None,
             })

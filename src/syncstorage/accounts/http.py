@@ -42,6 +42,7 @@ class Call:
     client_address: str
     query: dict[str, str]
     signer: str | None = None  # the token id whose Hawk signature was checked, once it was
+    refresh_token_ok: bool = False  # set by the route: see AccountsContext.route
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
@@ -89,7 +90,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def endpoint(handler: Callable[[Call], Any], route: str, *, is_unavailable: Callable[[Exception], bool]) -> Callable:
+def endpoint(handler: Callable[[Call], Any], route: str, *, is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool]) -> Callable:
     """`is_unavailable(exc)`: whether a database error is the database being
     away or locked (answered 503) rather than a bug."""
 

@@ -66,7 +66,7 @@ devices = sa.Table(
     metadata,
     sa.Column("id", UID, primary_key=True),
     sa.Column("uid", UID, nullable=False, index=True),
-    sa.Column("session_token_id", HEX32, nullable=True, unique=True),
+    sa.Column("session_token_id", HEX32, nullable=True, unique=True),  # or a mobile refresh token's hash
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from starlette.routing import Route
 
 from syncstorage import db
-from syncstorage.accounts import access_tokens, account, devices, discovery, oauth, profile, signing, store
+from syncstorage.accounts import access_tokens, account, devices, discovery, oauth, profile, signing
 from syncstorage.accounts.context import AccountsContext
 from syncstorage.auth.nonces import make_nonce_store
 from syncstorage.settings import Settings
@@ -34,6 +34,9 @@ class AccountsServer:
             pool_size=POOL_SIZE,
             writes_only=True,
         )
+        # A database error's message would otherwise quote the statement's
+        # parameters (token keys, verifiers) into the log.
+        self.engine.hide_parameters = True
         keys, created = signing.load_or_create(settings.data_dir)
         if created:
             log.info("generated the accounts signing key %s in %s", keys[-1].kid, settings.data_dir / signing.FILE_NAME)
@@ -59,11 +62,8 @@ class AccountsServer:
 
     def start(self) -> None:
         """At server start-up: forget what expired while it was down."""
-        ctx = self.context
-        now = ctx.now_ms()  # fixed before the transaction: a wait for it does not move it
         try:
-            with self.engine.begin() as conn:
-                store.purge_expired(conn, now, ctx.settings.accounts_code_ttl * 1000)
+            self.context.purge_if_due()
         except sa.exc.SQLAlchemyError:
             log.exception("accounts: cannot purge expired tokens at start-up")
 

@@ -223,7 +223,13 @@ def touch_refresh_token(conn: sa.Connection, token_hash: str, now_ms: int) -> No
 
 
 def delete_refresh_token(conn: sa.Connection, token: str) -> None:
-    conn.execute(refresh_tokens.delete().where(refresh_tokens.c.token_hash == crypto.sha256_hex(token.encode())))
+    delete_refresh_token_by_hash(conn, crypto.sha256_hex(token.encode()))
+
+
+def delete_refresh_token_by_hash(conn: sa.Connection, token_hash: str) -> None:
+    """The token and the device a mobile app registered with it."""
+    conn.execute(refresh_tokens.delete().where(refresh_tokens.c.token_hash == token_hash))
+    conn.execute(devices.delete().where(devices.c.session_token_id == token_hash))
 
 
 def refresh_tokens_of(conn: sa.Connection, uid: str) -> list[sa.Row]:

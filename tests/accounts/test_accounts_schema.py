@@ -1,0 +1,45 @@
+"""The accounts tables: migration 0004 creates exactly accounts/schema.py
+on every database."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from syncstorage.accounts.schema import metadata
+from syncstorage.storage.sql import migrate
+
+
+def test_migration_matches_schema(database_url):
+    migrate.upgrade(database_url)
+    engine = migrate.migration_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = [d for d in compare_metadata(context, metadata)
+                    if not (d[0] in ("remove_table", "remove_index") and _table(d[1]) not in metadata.tables)]
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_downgrade_removes_only_the_accounts_tables(database_url):
+    import sqlalchemy as sa
+
+    migrate.upgrade(database_url)
+    migrate.upgrade(database_url, revision="0004_accounts")
+    from alembic import command
+
+    command.downgrade(migrate._config(database_url), "0003_bso_indexes")
+    engine = migrate.migration_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+    assert not tables & set(metadata.tables)
+    assert {"users", "bso", "nodes"} <= tables
+
+
+def _table(item) -> str:
+    return getattr(item, "name", None) if not hasattr(item, "table") else item.table.name
