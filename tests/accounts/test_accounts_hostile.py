@@ -254,3 +254,19 @@ def test_a_post_without_content_length(server):
     host = server.base_url.split("//", 1)[1]
     answer = raw_exchange(server, f"POST /v1/account/login HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
     assert status_of(answer) == 411 and b'"errno":112' in answer
+
+
+def test_replay_is_refused_with_the_shared_nonce_store(sqlite_url, tmp_path, redis_url):
+    """Several workers share their nonces in Redis (nonce_store_url): the
+    accounts API uses the same store."""
+    running = start_accounts_server(tmp_path, sqlite_url, nonce_store_url=redis_url)
+    try:
+        with OnepwClient(running.base_url) as client:
+            account = client.create(new_email(), "a password")
+            nonce = secrets.token_urlsafe(6)
+            first = client.raw("GET", "/v1/session/status", token=account.session_token, nonce=nonce)
+            again = client.raw("GET", "/v1/session/status", token=account.session_token, nonce=nonce)
+        assert first.status_code == 200
+        assert (again.status_code, again.json()["errno"]) == (401, 115)
+    finally:
+        running.stop()

@@ -73,5 +73,17 @@ def test_accounts_at_the_origin_root_and_sync_below_a_prefix(sqlite_url, tmp_pat
         answer = httpx.get(f"{origin}/sync/1.0/sync/1.5",
                            headers={"Authorization": f"Bearer {access}", "X-KeyID": "1700000000000-qqo"})
         assert answer.status_code == 200 and answer.json()["api_endpoint"].startswith(f"{origin}/sync/1.5/")
+        assert "has a path" not in server.log()
+    finally:
+        server.stop()
+
+
+def test_serve_warns_when_the_accounts_url_has_a_path(sqlite_url, tmp_path):
+    from support.server import free_port
+
+    port = free_port()
+    server = start_accounts_server(tmp_path, sqlite_url, port=port, public_url=f"http://127.0.0.1:{port}/sync")
+    try:
+        assert "has a path: Firefox looks for the account pages at the root" in server.log()
     finally:
         server.stop()

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
@@ -134,10 +135,17 @@ def serve(config_file, host, port, public_url, database_url, master_secret, data
     log.info("syncstorage %s listening on http://%s:%d", __version__, _url_host(settings.host), settings.port)
     log.info("public URL: %s", public)
     if settings.accounts_enabled:
+        accounts_url = settings.effective_accounts_public_url
         log.info(
             "built-in accounts (sign-up %s): in Firefox about:config set identity.fxaccounts.autoconfig.uri = %s",
-            settings.accounts_signup, settings.effective_accounts_public_url,
+            settings.accounts_signup, accounts_url,
         )
+        if urlsplit(accounts_url).path:
+            # Firefox resolves its settings pages against the root (accounts spec §2.3)
+            log.warning(
+                "the accounts URL %s has a path: Firefox looks for the account pages at the root of its origin;"
+                " set accounts_public_url to the origin alone (docs/accounts.md)", accounts_url,
+            )
     else:
         log.info("in Firefox about:config set identity.sync.tokenserver.uri = %s", settings.tokenserver_uri)
 
