@@ -16,6 +16,7 @@ from starlette.routing import Route
 from syncstorage import db
 from syncstorage.accounts import access_tokens, account, devices, discovery, oauth, profile, signing
 from syncstorage.accounts.context import AccountsContext
+from syncstorage.accounts.pages import page_routes
 from syncstorage.auth.nonces import make_nonce_store
 from syncstorage.settings import Settings
 from syncstorage.timestamps import WALL_CLOCK, Clock
@@ -58,6 +59,7 @@ class AccountsServer:
             *oauth.routes(ctx),
             *devices.routes(ctx),
             *profile.routes(ctx),
+            *page_routes(),
         ]
 
     def start(self) -> None:
