@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import sqlalchemy as sa
 
@@ -42,15 +42,16 @@ class Compiled:
     ) -> None:
         """`column_keys`: the keys of an INSERT's or UPDATE's rows, as
         SQLAlchemy's executemany would take them from the first row."""
-        compiled = statement.compile(
+        # a statement compiles to the SQL compiler's type (what has the binds)
+        compiled = cast(sa.sql.compiler.SQLCompiler, statement.compile(
             dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
-        )
+        ))
         if any(bind.expanding for bind in compiled.binds.values()):
             raise ValueError("a statement with an expanding IN list cannot be precompiled")
         self.sql = compiled.string
         self._positional = compiled.positional
         if compiled.positional:
-            names = list(compiled.positiontup)
+            names = list(compiled.positiontup or ())
         else:
             names = list(dict.fromkeys(compiled.bind_names.values()))
         processors = compiled._bind_processors
@@ -60,7 +61,7 @@ class Compiled:
             (
                 name,
                 _NO_DEFAULT if binds[name].required else binds[name].effective_value,
-                processors.get(name),
+                cast(Processor, processors.get(name)),
             )
             for name in names
         )
