@@ -61,4 +61,4 @@ def executed_statements(storage) -> Iterator[list[tuple[str, Any]]]:
 
 def _driver_params(params):
     """As `exec_driver_sql` takes them: a tuple, or the named style's dict."""
-    return tuple(params) if isinstance(params, list) else params
+    return params if isinstance(params, dict) else tuple(params)

@@ -28,6 +28,7 @@ from .. import Sort
 from .schema import BSO_KEY, StorageTables
 
 bind = sa.bindparam
+Names = tuple[str, ...]
 
 
 class ListingShape(NamedTuple):
@@ -96,7 +97,7 @@ class Statements:
         )
         self._bso: dict[sa.Table, BSOStatements] = {}
         self._listings: dict[tuple[sa.Table, ListingShape], sa.Select | Compiled] = {}
-        self._upserts: dict[tuple[sa.Table, tuple[str, ...], ...], Compiled] = {}
+        self._upserts: dict[tuple[sa.Table, Names, Names, Names], Compiled] = {}
 
     def bso(self, table: sa.Table) -> BSOStatements:
         # a racing first build in two threads builds it twice: harmless
