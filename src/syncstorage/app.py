@@ -58,8 +58,9 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     )
     nonce_store = make_nonce_store(settings.nonce_store_url)
     authenticator = HawkAuthenticator.from_settings(settings, nonce_store, clock)
-    routes = [*ops_routes(settings, storage, nonce_store), *metrics_routes(settings)]
     accounts = AccountsServer(settings, clock=clock) if settings.accounts_enabled else None
+    sign_in = accounts.sign_in_page if accounts is not None else None
+    routes = [*ops_routes(settings, storage, nonce_store, sign_in), *metrics_routes(settings)]
     tokenserver = (
         Tokenserver(settings, local_verifier=_builtin_accounts_verifier(accounts) if accounts else None)
         if settings.tokenserver_enabled

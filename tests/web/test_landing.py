@@ -97,3 +97,22 @@ def test_storage_only_node_names_no_tokenserver(make_client, sqlite_url):
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_only_get(client, method):
     assert_error(client.http.request(method, PUBLIC_URL + "/"), 405)
+
+
+def test_with_built_in_accounts(make_client, sqlite_url):
+    """The one setting Firefox then needs is the accounts server (autoconfig);
+    Firefox's own requests to the root (with its query) get the sign-in page."""
+    client = make_client(sqlite_url, accounts_enabled=True, accounts_signup="invite")
+    text = _page(client)
+    assert f'<code id="accounts-url">{PUBLIC_URL}</code>' in text
+    assert "identity.fxaccounts.autoconfig.uri" in text
+    assert "needs an invitation code" in text
+    assert "tokenserver-uri" not in text  # autoconfig gives Firefox the tokenserver
+    sign_in = client.http.get(PUBLIC_URL + "/?context=oauth_webchannel_v1&service=sync&action=email")
+    assert sign_in.status_code == 200
+    assert "connect-src 'self'" in sign_in.headers["content-security-policy"]  # the accounts page's own
+    assert sign_in.text != text and "<form" in sign_in.text
+
+
+def test_without_accounts_a_query_changes_nothing(client):
+    assert client.http.get(PUBLIC_URL + "/?context=oauth_webchannel_v1&service=sync").text == _page(client)

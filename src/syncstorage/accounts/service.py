@@ -9,8 +9,11 @@ process (app.py wires it, so neither package imports the other).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from syncstorage import db
@@ -41,6 +44,7 @@ class AccountsServer:
         keys, created = signing.load_or_create(settings.data_dir)
         if created:
             log.info("generated the accounts signing key %s in %s", keys[-1].kid, settings.data_dir / signing.FILE_NAME)
+        self._pages = [route for route in page_routes() if isinstance(route, Route)]
         self.context = AccountsContext(
             settings,
             self.engine,
@@ -59,8 +63,15 @@ class AccountsServer:
             *oauth.routes(ctx),
             *devices.routes(ctx),
             *profile.routes(ctx),
-            *page_routes(),
+            # "/" is the landing page's too: it hands Firefox's requests to
+            # `sign_in_page` (app.py)
+            *[route for route in self._pages if route.path != "/"],
         ]
+
+    @property
+    def sign_in_page(self) -> Callable[[Request], Awaitable[Response]]:
+        """The page Firefox opens at the root with its query (spec §2.4)."""
+        return next(route.endpoint for route in self._pages if route.path == "/")
 
     def start(self) -> None:
         """At server start-up: forget what expired while it was down."""

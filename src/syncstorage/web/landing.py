@@ -10,6 +10,7 @@ strict Content-Security-Policy; the page works without the script.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from html import escape
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -36,10 +37,15 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+Endpoint = Callable[[Request], Awaitable[Response]]
 _ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
-def landing_routes(settings: Settings, database: SharedCheck, nonce_store: SharedCheck) -> list[Route]:
+def landing_routes(
+    settings: Settings, database: SharedCheck, nonce_store: SharedCheck, sign_in: Endpoint | None = None
+) -> list[Route]:
+    """`sign_in`: the built-in accounts' sign-in page, which Firefox opens at
+    the root with its query (accounts spec §2.4); a bare `/` is this page."""
     page = _Page(settings)
     assets = {
         name: (resource.read_bytes(), _ASSET_TYPES[name[name.rindex(".") :]])
@@ -48,6 +54,8 @@ def landing_routes(settings: Settings, database: SharedCheck, nonce_store: Share
     }
 
     async def landing(request: Request) -> Response:
+        if sign_in is not None and request.url.query:
+            return await sign_in(request)
         # shared with the heartbeat: a page view never starts a second check
         problems = [await database.problem(), await nonce_store.problem()]
         body = page.render(problems)
@@ -75,6 +83,8 @@ class _Page:
         self.prefix = escape(public_url_prefix(public_url))
         self.tokenserver_uri = settings.tokenserver_uri if settings.tokenserver_enabled else None
         self.public_url = public_url
+        self.accounts_url = settings.effective_accounts_public_url.rstrip("/") if settings.accounts_enabled else None
+        self.signup = settings.accounts_signup
 
     def render(self, problems: list[str | None]) -> str:
         database, nonce_store = problems
@@ -87,6 +97,8 @@ class _Page:
         )
 
     def _setup(self) -> str:
+        if self.accounts_url is not None:
+            return _ACCOUNTS_SETUP.format(url=escape(self.accounts_url), signup=_SIGNUP[self.signup])
         if self.tokenserver_uri is None:
             return (
                 "<p>This process serves storage only: Firefox reaches it through the "
@@ -160,6 +172,47 @@ it is signed in already: sign out, set it, sign in again).</p>
 <li>Settings: tap the version number at the bottom five times.</li>
 <li>Advanced Sync settings: turn on the custom account service and enter
 <code>{root}</code> as the Sync token server (without the <code>/1.0/sync/1.5</code> ending).</li>
+<li>Sign in to Sync.</li>
+</ol>
+</section>"""
+
+# Who may create an account here (`accounts_signup`), told to the visitor
+_SIGNUP = {
+    "open": "Anyone can create an account from Firefox's sign-in page.",
+    "invite": "Creating an account needs an invitation code from whoever runs this server.",
+    "closed": "Accounts are created by whoever runs this server.",
+}
+
+# With the built-in accounts on, Firefox needs one setting: the accounts
+# server (autoconfig), which also gives it the tokenserver (docs/accounts.md).
+_ACCOUNTS_SETUP = """<section aria-labelledby="setup">
+<h2 id="setup">Use it from Firefox</h2>
+<p>This server is also the accounts server: no Mozilla account is needed.
+{signup} Point Firefox at it <strong>before</strong> signing in (if it is
+signed in already: sign out first).</p>
+<p class="value"><code id="accounts-url">{url}</code>
+<button type="button" class="copy" data-copy="accounts-url" hidden>Copy</button>
+<span class="copied" role="status"></span></p>
+
+<h3>Firefox desktop</h3>
+<ol>
+<li>Open <code>about:config</code> and accept the warning.</li>
+<li>Set <code>identity.fxaccounts.autoconfig.uri</code> to the value above
+(for a server on plain <code>http://</code> also set <code>identity.fxaccounts.allowHttp</code> to true).</li>
+<li>Settings → Sync: sign in, or create an account, on the page that opens.</li>
+</ol>
+
+<h3>Firefox for Android</h3>
+<ol>
+<li>Settings → About Firefox: tap the Firefox logo five times until “Debug menu enabled” appears.</li>
+<li>Back in Settings → Sync Debug: set the custom Mozilla account server to the value above. Firefox restarts.</li>
+<li>Sign in to Sync.</li>
+</ol>
+
+<h3>Firefox for iOS</h3>
+<ol>
+<li>Settings: tap the version number at the bottom five times.</li>
+<li>Advanced Sync settings: turn on the custom account service and enter the value above as the account content server.</li>
 <li>Sign in to Sync.</li>
 </ol>
 </section>"""

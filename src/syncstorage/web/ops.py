@@ -23,7 +23,7 @@ from syncstorage.auth.nonces import NonceStore, NonceStoreUnavailable
 from syncstorage.logs import one_line
 from syncstorage.settings import Settings
 from syncstorage.storage import ConflictError, Storage, UnavailableError
-from syncstorage.web.landing import landing_routes
+from syncstorage.web.landing import Endpoint, landing_routes
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,11 @@ log = logging.getLogger(__name__)
 DATABASE_CHECK_WAIT = 0.5
 
 
-def ops_routes(settings: Settings, storage: Storage, nonce_store: NonceStore) -> list[Route]:
-    """The heartbeats, the version and the landing page at the root."""
+def ops_routes(
+    settings: Settings, storage: Storage, nonce_store: NonceStore, sign_in: Endpoint | None = None
+) -> list[Route]:
+    """The heartbeats, the version and the landing page at the root
+    (`sign_in`: see `landing_routes`)."""
     quota = {"enabled": settings.quota_enabled, "size": settings.max_quota_limit}
     commit = settings.commit
     database_check = SharedCheck("database", storage.ping)
@@ -67,7 +70,7 @@ def ops_routes(settings: Settings, storage: Storage, nonce_store: NonceStore) ->
         Route("/__heartbeat__", heartbeat, methods=["GET"]),
         Route("/__lbheartbeat__", lbheartbeat, methods=["GET"]),
         Route("/__version__", version_info, methods=["GET"]),
-        *landing_routes(settings, database_check, nonce_store_check),
+        *landing_routes(settings, database_check, nonce_store_check, sign_in),
     ]
 
 
