@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from syncstorage import __version__
+from syncstorage.cli.admin import admin
 from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
@@ -33,7 +34,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check, node, user, stats, import_syncserver_command):
+for command in (serve, config, secret, db, purge, check, node, user, stats, import_syncserver_command, admin):
     cli.add_command(command)
 
 
