@@ -4,14 +4,18 @@ without a token, the token's hash, sessions, CSRF and attempt limits."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from admin.conftest import ADMIN, TOKEN, TOKEN_HASH, csrf_of, sign_in, signed_in
+from support.clock import AdvancingClock
 from support.web import PUBLIC_URL, assert_error
 from syncstorage.admin.page import SECURITY_HEADERS
-from syncstorage.admin.signin import MAX_FAILURES, FailedAttempts, Sessions, SESSION_SECONDS
+from syncstorage.admin import schema
+from syncstorage.admin.signin import MAX_FAILURES, MAX_SESSIONS, SESSION_SECONDS, FailedAttempts, Sessions
 from syncstorage.cli import cli
 from syncstorage.config import ConfigError, load_settings
+from syncstorage.storage.sql import SQLStorage, migrate
 from syncstorage.tokenhash import TokenHash
 
 PAGES = ["/users", "/users/1", "/nodes", "/activity", "/operations"]
@@ -108,19 +112,26 @@ def test_failed_attempts_window_and_memory_are_bounded():
     assert len(attempts._by_address) == 4096
 
 
-def test_sessions_expire_and_are_bounded():
-    now = [0.0]
-    sessions = Sessions(clock=lambda: now[0])
-    raw, session = sessions.create()
-    assert sessions.find(raw) is session
-    assert sessions.find(raw + "x") is None and sessions.find("") is None and sessions.find("y" * 1000) is None
-    now[0] = SESSION_SECONDS + 1
-    assert sessions.find(raw) is None
-    first, _ = sessions.create()
-    for _ in range(64):
-        sessions.create()
-    assert sessions.find(first) is None  # the oldest went first
-    assert len(sessions._by_digest) == 64
+def test_sessions_expire_and_are_bounded(sqlite_url):
+    migrate.upgrade(sqlite_url)
+    clock = AdvancingClock()
+    storage = SQLStorage(sqlite_url, clock=clock)
+    try:
+        sessions = Sessions(storage)
+        raw, session = sessions.create()
+        assert sessions.find(raw) == session
+        assert sessions.find(raw + "x") is None and sessions.find("") is None and sessions.find("y" * 1000) is None
+        clock.advance(SESSION_SECONDS + 1)
+        assert sessions.find(raw) is None
+        first, _ = sessions.create()
+        for _ in range(MAX_SESSIONS):
+            clock.advance(1)
+            sessions.create()
+        assert sessions.find(first) is None  # the oldest went first
+        with storage.transaction(write=False) as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(schema.sessions)).scalar() == MAX_SESSIONS
+    finally:
+        storage.close()
 
 
 def test_sign_out_ends_the_session(admin_client):

@@ -8,7 +8,6 @@ request's reason); a database that is away is a 503, never a 500.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from html import escape
 from importlib.resources import files
@@ -31,6 +30,7 @@ from syncstorage.admin.signin import (
     FailedAttempts,
     Session,
     Sessions,
+    SignInForms,
     client_address,
     require_csrf,
     same_secret,
@@ -50,8 +50,9 @@ class AdminRoutes:
     def __init__(self, ctx: AdminContext, *, secure_cookies: bool) -> None:
         self.ctx = ctx
         self.token = TokenHash(ctx.settings.admin_token or "")
-        self.sessions = Sessions()
+        self.sessions = Sessions(ctx.storage)
         self.failures = FailedAttempts()
+        self.sign_in_forms = SignInForms(ctx.settings.master_secret[-1] if ctx.settings.master_secret else None)
         self.cookies = Cookies(ctx.layout.base, secure_cookies)
         self.stylesheet = files("syncstorage.admin").joinpath("site", "admin.css").read_bytes()
 
@@ -89,12 +90,12 @@ class AdminRoutes:
 
         return endpoint
 
-    def _session(self, request: Request) -> Session | None:
-        return self.sessions.find(request.cookies.get(SESSION_COOKIE))
+    async def _session(self, request: Request) -> Session | None:
+        return await run_in_threadpool(self.sessions.find, request.cookies.get(SESSION_COOKIE))
 
     def _page(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
-            session = self._session(request)
+            session = await self._session(request)
             if session is None:
                 return redirect(self.ctx.layout.url("/sign-in"))
             return await page(self.ctx, request, session)
@@ -103,7 +104,7 @@ class AdminRoutes:
 
     def _action(self, action: Action) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
-            session = self._session(request)
+            session = await self._session(request)
             if session is None:
                 raise Refusal(403, "admin action without a session")
             form = await read_form(request)
@@ -114,9 +115,8 @@ class AdminRoutes:
 
     def _error_page(self, request: Request, refusal: Refusal) -> Response:
         request.state.reason = refusal.reason  # the request line is the one log line
-        signed_in = self._session(request)
         body = f'<p>{escape(refusal.reason)}.</p><p><a href="{escape(self.ctx.layout.url("/users"))}">Back to the admin page</a></p>'
-        page = self.ctx.layout.render(f"Error {refusal.status}", body, csrf=signed_in.csrf if signed_in else None)
+        page = self.ctx.layout.render(f"Error {refusal.status}", body)
         return html_response(page, refusal.status, refusal.headers)
 
     # --- the pages outside the sign-in ---
@@ -127,9 +127,9 @@ class AdminRoutes:
         return Response(self.stylesheet, media_type="text/css; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     async def _sign_in_form(self, request: Request, *, status: int = 200, problem: str = "") -> Response:
-        csrf = request.cookies.get(SIGNIN_COOKIE) or ""
-        if not 20 <= len(csrf) <= 100 or not csrf.replace("-", "").replace("_", "").isalnum():
-            csrf = secrets.token_urlsafe(32)
+        csrf = request.cookies.get(SIGNIN_COOKIE)
+        if not self.sign_in_forms.valid(csrf):
+            csrf = self.sign_in_forms.new()
         message = f'<p class="notice bad" role="alert">{escape(problem)}</p>' if problem else ""
         body = f"""{message}<form method="post" action="{escape(self.ctx.layout.url("/sign-in"))}" class="sign-in">{csrf_field(csrf)}
 <p><label for="token">Admin token</label><br>
@@ -147,13 +147,14 @@ class AdminRoutes:
         if wait:
             raise Refusal(429, f"admin sign-in: too many failed attempts from {address}", {"Retry-After": str(wait)})
         form = await read_form(request)
-        if not same_secret(form.get("csrf"), request.cookies.get(SIGNIN_COOKIE) or "\0"):
+        given = form.get("csrf")
+        if not (self.sign_in_forms.valid(given) and same_secret(given, request.cookies.get(SIGNIN_COOKIE) or "")):
             raise Refusal(403, "admin sign-in without the right CSRF token")
         if not await run_in_threadpool(self.token.matches, form.get("token", "")):
             self.failures.record(address)
             request.state.reason = f"admin sign-in refused: wrong token from {address}"
             return await self._sign_in_form(request, status=403, problem="That is not the admin token.")
-        raw, session = self.sessions.create()
+        raw, session = await run_in_threadpool(self.sessions.create)
         log.info("admin sign-in from %s: session %s", address, session.who)
         response = redirect(self.ctx.layout.url("/users"))
         self.cookies.set(response, SESSION_COOKIE, raw, SESSION_SECONDS)
@@ -161,11 +162,11 @@ class AdminRoutes:
         return response
 
     async def _sign_out(self, request: Request) -> Response:
-        session = self._session(request)
+        session = await self._session(request)
         if session is not None:
             form = await read_form(request)
             require_csrf(form, session.csrf)
-            self.sessions.end(request.cookies.get(SESSION_COOKIE))
+            await run_in_threadpool(self.sessions.end, request.cookies.get(SESSION_COOKIE) or "")
             log.info("admin sign-out: session %s", session.who)
         response = redirect(self.ctx.layout.url("/sign-in"))
         self.cookies.clear(response, SESSION_COOKIE)

@@ -1,4 +1,9 @@
-"""The admin page's own tables (migration 0005): the activity it charts.
+"""The admin page's own tables (migration 0005): its sign-in sessions and
+the activity it charts.
+
+`sessions` holds the signed-in sessions (admin/signin.py): the SHA-256 of
+each session cookie, never the cookie, so every worker and server on the
+database knows them.
 
 `activity_hours` holds one row per hour: the requests this server answered
 and the syncs among them, counted in process memory and added to the row
@@ -33,5 +38,14 @@ storage_days = sa.Table(
     sa.Column("users", sa.BigInteger, nullable=False),
     sa.Column("items", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
+    **_MYSQL,
+)
+
+sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # hex SHA-256 of the cookie
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),  # ms
     **_MYSQL,
 )

@@ -4,14 +4,16 @@
   of `admin_token` (syncstorage/tokenhash.py), in a worker thread.
 - A session is a random id in a cookie (HttpOnly, SameSite=Strict, Secure
   when public_url is https, path limited to the admin pages). The server
-  keeps only the id's SHA-256 with its CSRF token and expiry, in process
-  memory: at most MAX_SESSIONS (the oldest goes first), each for at most
-  SESSION_SECONDS. A restart signs everyone out.
-- Every form carries a CSRF token: the session's, or before sign-in one
-  that a short-lived cookie also holds (double submit). Actions are POSTs.
+  keeps only the id's SHA-256 with its CSRF token and expiry, in the
+  database (every worker sees it): at most MAX_SESSIONS (the oldest goes
+  first), each for at most SESSION_SECONDS.
+- Every form carries a CSRF token: the session's, or before sign-in a
+  signed one that a short-lived cookie also holds (double submit, see
+  `SignInForms`). Actions are POSTs.
 - Sign-in attempts per client address: at most MAX_FAILURES failed ones in
   FAILURE_WINDOW seconds, then 429 until the oldest leaves the window;
-  at most MAX_ADDRESSES addresses are remembered (the least recent goes).
+  at most MAX_ADDRESSES addresses are remembered (the least recent goes),
+  in each process's memory (N workers allow N times as many attempts).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
 from syncstorage.admin.page import Refusal
+from syncstorage.admin.schema import sessions
+from syncstorage.storage.sql import SQLStorage
 
 SESSION_COOKIE = "syncstorage_admin"
 SIGNIN_COOKIE = "syncstorage_admin_signin"
@@ -48,37 +53,47 @@ def _digest(raw: str) -> str:
 class Session:
     who: str  # the first characters of the id's hash: names the session in logs
     csrf: str
-    expires: float
 
 
 class Sessions:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._by_digest: OrderedDict[str, Session] = OrderedDict()
+    """The signed-in sessions, in the database (admin/schema.py) so that
+    every worker knows them. Blocking: call from a worker thread."""
+
+    def __init__(self, storage: SQLStorage) -> None:
+        self.storage = storage
 
     def create(self) -> tuple[str, Session]:
-        """A new session: (the id for the cookie, the session)."""
+        """A new session: (the id for the cookie, the session). Expired
+        sessions go, and the oldest beyond MAX_SESSIONS."""
         raw = secrets.token_urlsafe(32)
-        digest = _digest(raw)
-        session = Session(digest[:12], secrets.token_urlsafe(32), self.clock() + SESSION_SECONDS)
-        self._by_digest[digest] = session
-        while len(self._by_digest) > MAX_SESSIONS:
-            self._by_digest.popitem(last=False)
-        return raw, session
+        digest, csrf = _digest(raw), secrets.token_urlsafe(32)
+        now = self.storage.clock.now_ms()
+        with self.storage.transaction(write=True) as conn:
+            conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))
+            conn.execute(sa.insert(sessions).values(digest=digest, csrf=csrf, expires_at=now + SESSION_SECONDS * 1000))
+            oldest_kept = conn.execute(
+                sa.select(sessions.c.expires_at).order_by(sessions.c.expires_at.desc())
+                .offset(MAX_SESSIONS - 1).limit(1)
+            ).scalar()
+            if oldest_kept is not None:
+                conn.execute(sa.delete(sessions).where(sessions.c.expires_at < oldest_kept))
+        return raw, Session(digest[:12], csrf)
 
     def find(self, raw: str | None) -> Session | None:
         if not raw or len(raw) > MAX_COOKIE_CHARACTERS:
             return None
         digest = _digest(raw)
-        session = self._by_digest.get(digest)
-        if session is not None and session.expires <= self.clock():
-            del self._by_digest[digest]
-            return None
-        return session
+        with self.storage.transaction(write=False) as conn:
+            row = conn.execute(
+                sa.select(sessions.c.csrf).where(
+                    sessions.c.digest == digest, sessions.c.expires_at > self.storage.clock.now_ms()
+                )
+            ).first()
+        return Session(digest[:12], row.csrf) if row is not None else None
 
-    def end(self, raw: str | None) -> None:
-        if raw and len(raw) <= MAX_COOKIE_CHARACTERS:
-            self._by_digest.pop(_digest(raw), None)
+    def end(self, raw: str) -> None:
+        with self.storage.transaction(write=True) as conn:
+            conn.execute(sa.delete(sessions).where(sessions.c.digest == _digest(raw)))
 
 
 class FailedAttempts:
@@ -103,6 +118,30 @@ class FailedAttempts:
         self._by_address[address] = failures  # now the most recent
         while len(self._by_address) > MAX_ADDRESSES:
             self._by_address.popitem(last=False)
+
+
+class SignInForms:
+    """The CSRF tokens of the sign-in form, before any session: a random
+    value and its HMAC under a key of this server, so a value an attacker
+    planted in both the cookie and the form is refused. The key is derived
+    from the master secret, so every worker accepts every worker's forms."""
+
+    def __init__(self, master_secret: str | None) -> None:
+        secret = master_secret.encode() if master_secret else secrets.token_bytes(32)
+        self.key = hmac.new(secret, b"syncstorage admin sign-in form", hashlib.sha256).digest()
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self.key, nonce.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def new(self) -> str:
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._mac(nonce)}"
+
+    def valid(self, value: str | None) -> bool:
+        if not value or len(value) > MAX_COOKIE_CHARACTERS:
+            return False
+        nonce, _, mac = value.partition(".")
+        return same_secret(mac, self._mac(nonce))
 
 
 def same_secret(given: str | None, expected: str) -> bool:

@@ -1,5 +1,5 @@
-"""The admin page's tables: the record of purges, hourly activity, daily
-storage totals (syncstorage.admin, storage/sql/schema.py `purge_runs`).
+"""The admin page's tables: the record of purges, sign-in sessions, hourly
+activity, daily storage totals (syncstorage.admin, storage/sql/schema.py `purge_runs`).
 
 Revision ID: 0005_admin_tables
 Revises: 0003_bso_indexes
@@ -35,6 +35,13 @@ def upgrade() -> None:
         **MYSQL,
     )
     op.create_table(
+        "admin_sessions",
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("csrf", sa.String(64), nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),
+        **MYSQL,
+    )
+    op.create_table(
         "admin_activity_hours",
         sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("requests", sa.BigInteger, nullable=False),
@@ -54,4 +61,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("admin_storage_days")
     op.drop_table("admin_activity_hours")
+    op.drop_table("admin_sessions")
     op.drop_table("purge_runs")
