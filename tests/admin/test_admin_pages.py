@@ -22,7 +22,7 @@ def _rows(page: str, caption: str) -> list[list[str]]:
     """The cells of the table with this caption, tags removed."""
     found = re.search(rf"<caption>{re.escape(caption)}</caption>.*?<tbody>(.*?)</tbody>", page, re.S)
     assert found, page
-    return [[unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    return [[unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
             for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)]
 
 
@@ -126,7 +126,7 @@ def test_activity_counts_requests_and_syncs(admin_client, clock):
     engine.dispose()
     assert len(hours) == 1 and hours[0].syncs == 3 and hours[0].requests >= 4 + 3  # sign-in pages too
     assert len(days) == 1  # once a day, from the first flush after the start
-    assert _rows(page, "Stored data by day")[0][1:] == [str(days[0].users), str(days[0].items), f"{days[0].bytes:,} B"]
+    assert _rows(page, "Stored data, last 7 days measured")[0][1:] == [str(days[0].users), str(days[0].items), f"{days[0].bytes:,} B"]
 
 
 def test_operations_purge_checks_and_masked_settings(make_client, sqlite_url, clock, caplog):

@@ -17,6 +17,7 @@ from syncstorage.admin.signin import Session
 
 CHART_DAYS = 7  # of hourly bars
 STORAGE_DAYS = 30
+TABLE_DAYS = 7  # the newest days also as a table (the chart's numbers, for screen readers)
 
 
 def _hour_label(hour: int) -> str:
@@ -37,7 +38,7 @@ async def activity(ctx: AdminContext, request: Request, session: Session) -> Res
     stored = [by_day[d].bytes if d in by_day else 0 for d in day_range]
     day_rows = [
         [_day_label(row.day), format_count(row.users), format_count(row.items), format_bytes(row.bytes)]
-        for row in reversed(days)
+        for row in list(reversed(days))[:TABLE_DAYS]
     ]
     body = f"""<p>Counted by this server while the admin page is on: every request, and as
 syncs the <code>GET /info/collections</code> each Firefox sync starts with.
@@ -52,7 +53,7 @@ Stored data is measured once a day.</p>
 </section>
 <section aria-labelledby="storage">
 <h2 id="storage">Stored data, last {STORAGE_DAYS} days</h2>
-{bar_chart("storage-chart", "Stored bytes per day", stored, (_day_label(first_day), _day_label(day_range[-1])), format_bytes)}
-{table("Stored data by day", ["day (UTC)", "users with data", "items", "bytes"], day_rows, empty="not measured yet")}
+{bar_chart("storage-chart", "Stored bytes per day", stored, (_day_label(first_day), _day_label(day_range[-1])), format_bytes, totals=False)}
+{table(f"Stored data, last {TABLE_DAYS} days measured", ["day (UTC)", "users with data", "items", "bytes"], day_rows, empty="not measured yet")}
 </section>"""
     return html_response(ctx.layout.render("Activity", body, current="/activity", csrf=session.csrf))

@@ -119,7 +119,11 @@ def table(caption: str, headers: list[str], rows: list[list[str]], *, empty: str
     if not rows:
         return f"<p>{escape(caption)}: {escape(empty)}.</p>"
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    # data-label: on a phone each row is a card of "header: value" lines (admin.css)
+    labels = [f' data-label="{escape(h)}"' for h in headers]
+    body = "".join(
+        "<tr>" + "".join(f"<td{label}>{cell}</td>" for label, cell in zip(labels, row)) + "</tr>" for row in rows
+    )
     return (
         f'<div class="scroll" role="region" aria-label="{escape(caption)}" tabindex="0"><table>'
         f"<caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
