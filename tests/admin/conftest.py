@@ -57,13 +57,13 @@ class Tokenserver:
     def add_node(self, url: str = PUBLIC_URL, capacity: int = 100, current_load: int = 0) -> None:
         admin.add_node(self.engine, url, capacity, current_load=current_load)
 
-    def add_user(self, uid: int, email: str, node: str = PUBLIC_URL) -> None:
+    def add_user(self, uid: int, email: str, node: str = PUBLIC_URL, *, replaced: bool = False) -> None:
         row = admin.find_node(self.engine, node)
         assert row is not None
         with self.engine.begin() as conn:
             conn.execute(sa.insert(users).values(
                 uid=uid, service=self.service, email=email, generation=0, client_state="",
-                created_at=now_ms(), replaced_at=None, nodeid=row.id, keys_changed_at=None,
+                created_at=now_ms(), replaced_at=now_ms() if replaced else None, nodeid=row.id, keys_changed_at=None,
             ))
 
     def node(self, url: str = PUBLIC_URL) -> sa.Row:

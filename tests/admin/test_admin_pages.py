@@ -44,10 +44,18 @@ def test_users_list_search_and_keyset_paging(admin_client, tokenserver, monkeypa
     last = admin_client.http.get(ADMIN + "/users?before=2").text
     assert [r[0] for r in _rows(last, "Users, newest first")] == ["1"] and 'rel="next"' not in last
 
+    matches = "Matching records, by account"
     by_uid = admin_client.http.get(ADMIN + "/users?q=4").text
-    assert [r[0] for r in _rows(by_uid, "Users, newest first")] == ["4"]
+    assert [r[0] for r in _rows(by_uid, matches)] == ["4"]
     by_prefix = admin_client.http.get(ADMIN + "/users", params={"q": "3AB"}).text  # case does not matter
-    assert [r[0] for r in _rows(by_prefix, "Users, newest first")] == ["3"]
+    assert [r[0] for r in _rows(by_prefix, matches)] == ["3"]
+    tokenserver.add_user(8, "c0ffee1@api.accounts.firefox.com")
+    tokenserver.add_user(9, "c0ffee0@api.accounts.firefox.com", replaced=True)
+    both = admin_client.http.get(ADMIN + "/users", params={"q": "c0ff"}).text
+    assert [(r[0], r[1]) for r in _rows(both, matches)] == [  # in account order, replaced records too
+        ("9", "c0ffee0@api.accounts.firefox.com (replaced)"), ("8", "c0ffee1@api.accounts.firefox.com")]
+    odd = admin_client.http.get(ADMIN + "/users", params={"q": "", "before": "3"}).text
+    assert [r[0] for r in _rows(odd, "Users, newest first")] == ["2", "1"]
     assert "no user matches" in admin_client.http.get(ADMIN + "/users?q=zz").text
     assert "no user matches" in admin_client.http.get(ADMIN + "/users?q=" + "9" * 40).text
 

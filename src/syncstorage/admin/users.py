@@ -3,7 +3,8 @@ user's stored data, which the operator may delete.
 
 Paging is by keyset (uid below the last one shown), so every page costs
 the same at 100,000 users; the search is a uid or the start of an email,
-both served by indexes (tokenserver/admin.py `user_page`). The last sync is
+both served by indexes, and shows the first PAGE_SIZE matches
+(tokenserver/admin.py `user_page`). The last sync is
 the newest write among the page's users (user_collections, by primary key).
 """
 
@@ -41,7 +42,7 @@ async def user_list(ctx: AdminContext, request: Request, session: Session) -> Re
         raise Refusal(400, "admin users: search longer than an email")
     if search.isdigit() and (len(search) > 19 or int(search) > MAX_UID):
         search = str(MAX_UID)  # no such uid: an empty page, not an error
-    before = _uid_or_none(request.query_params.get("before"))
+    before = None if search else _uid_or_none(request.query_params.get("before"))
     rows, current = await run_in_threadpool(
         admin.user_page, ctx.tokenserver, before=before, search=search, limit=PAGE_SIZE + 1
     )
@@ -51,26 +52,32 @@ async def user_list(ctx: AdminContext, request: Request, session: Session) -> Re
     body_rows = [
         [
             f'<a href="{escape(users_url)}/{row.uid}">{row.uid}</a>',
-            f'<span class="account">{escape(row.email)}</span>',
+            f'<span class="account">{escape(row.email)}</span>{" (replaced)" if row.replaced_at else ""}',
             escape(row.node or f"(gone: {row.nodeid})"),
             format_time(row.created_at),
             format_time(last_syncs.get(row.uid)),
         ]
         for row in rows
     ]
-    query = f"&amp;q={escape(search, quote=True)}" if search else ""
     paging = []
-    if before is not None:
-        paging.append(f'<a href="{escape(users_url)}?{query.removeprefix("&amp;")}">First page</a>')
-    if more:
-        paging.append(f'<a href="{escape(users_url)}?before={rows[-1].uid}{query}" rel="next">Next page</a>')
+    if search:
+        caption = "Matching records, by account"
+        if more:
+            paging.append(f"The first {PAGE_SIZE} matches: type more of the account to narrow the search.")
+        paging.append(f'<a href="{escape(users_url)}">All users</a>')
+    else:
+        caption = "Users, newest first"
+        if before is not None:
+            paging.append(f'<a href="{escape(users_url)}">First page</a>')
+        if more:
+            paging.append(f'<a href="{escape(users_url)}?before={rows[-1].uid}" rel="next">Next page</a>')
     body = f"""<p>{format_count(current)} current users (each Firefox Account's newest record).</p>
 <form method="get" action="{escape(users_url)}" class="search" role="search">
 <label for="q">uid or start of the account</label>
 <input id="q" name="q" value="{escape(search)}" maxlength="{MAX_SEARCH_CHARACTERS}" autocomplete="off">
 <button type="submit">Search</button>
 </form>
-{table("Users, newest first", ["uid", "account", "node", "created", "last sync"], body_rows, empty="no user matches")}
+{table(caption, ["uid", "account", "node", "created", "last sync"], body_rows, empty="no user matches")}
 <p class="paging">{" · ".join(paging)}</p>"""
     return html_response(ctx.layout.render("Users", body, current="/users", csrf=session.csrf))
 

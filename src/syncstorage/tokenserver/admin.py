@@ -182,25 +182,29 @@ def _prefix_range(prefix: str) -> sa.ColumnElement[bool]:
 def user_page(
     engine: sa.Engine, *, before: int | None = None, search: str = "", limit: int = 50
 ) -> tuple[Sequence[sa.Row], int]:
-    """One page of current user records with their node URL, highest uid
-    first (keyset paging: `before` is the last uid of the previous page),
-    and the number of current users. `search`: a uid (digits, any record)
-    or the start of an email; "" for all."""
+    """One page of user records with their node URL, and the number of
+    current users. Without `search`: the current records, highest uid
+    first, below uid `before` (keyset paging: the last uid of the previous
+    page). `search`: a uid (digits), else the start of an email (records in
+    email order, the first `limit`, read from the lookup_idx index alone);
+    a search finds replaced records too."""
     service_id = ensure_service(engine).id
     query = (
         sa.select(users.c.uid, users.c.email, users.c.created_at, users.c.replaced_at, users.c.nodeid, nodes.c.node)
         .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
-        .order_by(users.c.uid.desc())
         .limit(limit)
     )
     if search.isdigit():
         query = query.where(users.c.uid == int(search))
+    elif search:
+        # every record (replaced ones too): a filter on service or
+        # replaced_at would lead SQLite's planner to replaced_at_idx and a
+        # scan of every current user
+        query = query.where(_prefix_range(search)).order_by(users.c.email, users.c.service, users.c.created_at)
     else:
-        query = query.where(users.c.service == service_id, users.c.replaced_at.is_(None))
-        if search:
-            query = query.where(_prefix_range(search))
-    if before is not None:
-        query = query.where(users.c.uid < before)
+        query = query.where(users.c.service == service_id, users.c.replaced_at.is_(None)).order_by(users.c.uid.desc())
+        if before is not None:
+            query = query.where(users.c.uid < before)
     current = sa.select(sa.func.count()).select_from(users).where(
         users.c.service == service_id, users.c.replaced_at.is_(None)
     )
