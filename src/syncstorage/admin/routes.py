@@ -85,8 +85,8 @@ class AdminRoutes:
             except Refusal as refusal:
                 return self._error_page(request, refusal)
             except (StorageError, sa.exc.SQLAlchemyError) as exc:  # busy or away
-                refusal = Refusal(503, one_line("admin: database unavailable", exc), {"Retry-After": RETRY_AFTER})
-                return self._error_page(request, refusal)
+                away = Refusal(503, one_line("admin: database unavailable", exc), {"Retry-After": RETRY_AFTER})
+                return self._error_page(request, away)
 
         return endpoint
 
@@ -127,9 +127,8 @@ class AdminRoutes:
         return Response(self.stylesheet, media_type="text/css; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"})
 
     async def _sign_in_form(self, request: Request, *, status: int = 200, problem: str = "") -> Response:
-        csrf = request.cookies.get(SIGNIN_COOKIE)
-        if not self.sign_in_forms.valid(csrf):
-            csrf = self.sign_in_forms.new()
+        given = request.cookies.get(SIGNIN_COOKIE)
+        csrf = given if given is not None and self.sign_in_forms.valid(given) else self.sign_in_forms.new()
         message = f'<p class="notice bad" role="alert">{escape(problem)}</p>' if problem else ""
         body = f"""{message}<form method="post" action="{escape(self.ctx.layout.url("/sign-in"))}" class="sign-in">{csrf_field(csrf)}
 <p><label for="token">Admin token</label><br>

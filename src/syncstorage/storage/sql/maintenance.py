@@ -21,7 +21,7 @@ from .schema import BATCH_LIFETIME_MS, TOMBSTONE_COLLECTION
 if TYPE_CHECKING:
     from ...db import Dialect
     from .schema import StorageTables
-    from .session import SQLSession
+    from .backend import SQLSession
 
 KEPT_PURGE_RUNS = 100  # rows of purge_runs kept: the newest
 
