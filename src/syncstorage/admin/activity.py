@@ -18,6 +18,7 @@ Rows older than KEPT_DAYS are deleted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 
@@ -73,12 +74,11 @@ class ActivityCounter:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
+        """Stop flushing every minute, then flush what is left."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         await self._flush_logged()
 
     async def _loop(self) -> None:
