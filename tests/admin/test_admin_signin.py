@@ -11,7 +11,7 @@ from admin.conftest import ADMIN, TOKEN, TOKEN_HASH, csrf_of, sign_in, signed_in
 from support.clock import AdvancingClock
 from support.web import PUBLIC_URL, assert_error
 from syncstorage.admin.page import SECURITY_HEADERS
-from syncstorage.admin import schema
+from syncstorage.admin import routes, schema
 from syncstorage.admin.signin import MAX_FAILURES, MAX_SESSIONS, SESSION_SECONDS, FailedAttempts, Sessions
 from syncstorage.cli import cli
 from syncstorage.config import ConfigError, load_settings
@@ -97,6 +97,15 @@ def test_failed_attempts_are_limited_per_address(admin_client):
     assert response.status_code == 429
     assert 0 < int(response.headers["retry-after"]) <= 300
     assert admin_client.http.get(ADMIN + "/users", follow_redirects=False).status_code == 303
+
+
+def test_token_checks_at_once_are_bounded(make_client, sqlite_url, monkeypatch):
+    monkeypatch.setattr(routes, "MAX_CONCURRENT_VERIFICATIONS", 0)  # as if two checks ran
+    monkeypatch.setattr(routes, "VERIFY_WAIT", 0.01)
+    client = make_client(sqlite_url, admin_token=TOKEN_HASH)
+    response = sign_in(client)
+    assert response.status_code == 503 and response.headers["retry-after"] == "10"
+    assert "too many sign-ins at once" in response.text
 
 
 def test_failed_attempts_window_and_memory_are_bounded():

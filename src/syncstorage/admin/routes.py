@@ -7,6 +7,7 @@ request's reason); a database that is away is a 503, never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -43,7 +44,11 @@ log = logging.getLogger("syncstorage.admin")
 
 Page = Callable[[AdminContext, Request, Session], Awaitable[Response]]
 Action = Callable[[AdminContext, Request, Session, dict[str, str]], Awaitable[Response]]
-RETRY_AFTER = "10"  # seconds, for a database that is away
+RETRY_AFTER = "10"  # seconds, for a database that is away or too many sign-ins at once
+# Each token check holds 32 MiB for tens of milliseconds: at most this many
+# at once, and a sign-in waits at most VERIFY_WAIT seconds for its turn.
+MAX_CONCURRENT_VERIFICATIONS = 2
+VERIFY_WAIT = 5.0
 
 
 class AdminRoutes:
@@ -52,6 +57,7 @@ class AdminRoutes:
         self.token = TokenHash(ctx.settings.admin_token or "")
         self.sessions = Sessions(ctx.storage)
         self.failures = FailedAttempts()
+        self.verifying = asyncio.Semaphore(MAX_CONCURRENT_VERIFICATIONS)
         self.sign_in_forms = SignInForms(ctx.settings.master_secret[-1] if ctx.settings.master_secret else None)
         self.cookies = Cookies(ctx.layout.base, secure_cookies)
         self.stylesheet = files("syncstorage.admin").joinpath("site", "admin.css").read_bytes()
@@ -149,7 +155,7 @@ class AdminRoutes:
         given = form.get("csrf")
         if not (self.sign_in_forms.valid(given) and same_secret(given, request.cookies.get(SIGNIN_COOKIE) or "")):
             raise Refusal(403, "admin sign-in without the right CSRF token")
-        if not await run_in_threadpool(self.token.matches, form.get("token", "")):
+        if not await self._token_matches(form.get("token", "")):
             self.failures.record(address)
             request.state.reason = f"admin sign-in refused: wrong token from {address}"
             return await self._sign_in_form(request, status=403, problem="That is not the admin token.")
@@ -159,6 +165,16 @@ class AdminRoutes:
         self.cookies.set(response, SESSION_COOKIE, raw, SESSION_SECONDS)
         self.cookies.clear(response, SIGNIN_COOKIE)
         return response
+
+    async def _token_matches(self, token: str) -> bool:
+        try:
+            await asyncio.wait_for(self.verifying.acquire(), VERIFY_WAIT)
+        except TimeoutError:
+            raise Refusal(503, "admin sign-in: too many sign-ins at once", {"Retry-After": RETRY_AFTER}) from None
+        try:
+            return await run_in_threadpool(self.token.matches, token)
+        finally:
+            self.verifying.release()
 
     async def _sign_out(self, request: Request) -> Response:
         session = await self._session(request)
