@@ -82,6 +82,9 @@ def test_purges_expired_rows_in_the_background_and_keeps_live_ones(database_url,
         assert wait_for(lambda: remaining(storage) == 3)
         assert client.get("/__lbheartbeat__").status_code == 200  # serving meanwhile
     assert remaining(storage) == 3
+    runs = storage.purge_runs(limit=1000)  # every round is recorded for the admin page
+    assert runs and {r.source for r in runs} == {"background"}
+    assert sum(r.expired_items for r in runs) == EXPIRED
 
 
 def test_only_one_process_purges_at_a_time(database_url, storage, tmp_path, monkeypatch):

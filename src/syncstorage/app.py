@@ -2,10 +2,12 @@
 
 Layers, outermost first: the request log, CORS (answers preflights before
 anything else, storage-api §15.2), removal of the public_url prefix (§1.1),
-metrics when enabled; then every request below /1.5/ goes straight to the
+metrics when enabled, the admin page's request counter when it is on;
+then every request below /1.5/ goes straight to the
 storage API (`web.api.StorageAPI`, routed on the raw path), and everything
-else to a Starlette app with the ops endpoints, the metrics page and the
-tokenserver (`GET /1.0/sync/1.5`). Sync traffic thus skips Starlette's
+else to a Starlette app with the ops endpoints, the metrics page, the
+tokenserver (`GET /1.0/sync/1.5`) and the admin page (syncstorage.admin,
+when `admin_token` is set). Sync traffic thus skips Starlette's
 router and exception middlewares, which it does not need (the storage API
 answers every error itself). `storage_enabled` / `tokenserver_enabled`
 turn either half off for multi-node set-ups (auth-and-tokens §13.1).
@@ -29,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncstorage import metrics
 from syncstorage.accounts import AccountsServer, InvalidAccessToken
+from syncstorage.admin import AdminPage
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
 from syncstorage.background_purge import BackgroundPurge
 from syncstorage.metrics.exposition import metrics_lifespan, metrics_routes
@@ -68,9 +71,13 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     )
     if accounts is not None:
         routes.extend(accounts.routes)
-    purger = BackgroundPurge(storage, settings.purge_interval) if settings.purge_interval else None
+    # the purge of `purge_interval`, and of the admin page's "Purge now"
+    purger = BackgroundPurge(storage, settings.purge_interval)
     if tokenserver is not None:
         routes.extend(tokenserver.routes)
+    admin = AdminPage(settings, storage, purger.run_once, clock) if settings.admin_token else None
+    if admin is not None:
+        routes.extend(admin.routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,12 +86,15 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
             tokenserver.start(register_own_node=settings.storage_enabled)
         if accounts is not None:
             accounts.start()
-        if purger is not None:
+        if settings.purge_interval:
             purger.start()
+        if admin is not None:
+            admin.start()
         with metrics_lifespan(settings):
             yield
-        if purger is not None:
-            await purger.stop()
+        await purger.stop()
+        if admin is not None:
+            await admin.stop()
         if tokenserver is not None:
             tokenserver.close()
         if accounts is not None:
@@ -100,6 +110,8 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     app: ASGIApp = others
     if settings.storage_enabled:
         app = _StorageAPIFirst(StorageAPI(Context(settings, storage), authenticator), others)
+    if admin is not None:
+        app = admin.counting(app)  # requests and syncs per hour for its Activity page
     if metrics.enabled():
         # inside the prefix layer: it reads the route the storage API or
         # Starlette's router writes into the scope that layer passes on

@@ -87,12 +87,14 @@ class BackgroundPurge:
             except Exception:
                 log.exception("background purge failed; trying again in %s s", self.interval)
 
-    async def run_once(self) -> tuple[int, int, int] | None:
-        """Purge until done, if no other process is purging. Returns the
-        (expired items, stale batches, staged batch items) deleted, or None
-        when another process holds the lock."""
+    async def run_once(self, source: str = "background") -> tuple[int, int, int] | None:
+        """Purge until done, if no other process is purging, and record it
+        (`source`: who asked, e.g. "admin" for the admin page's button).
+        Returns the (expired items, stale batches, staged batch items)
+        deleted, or None when another process holds the lock."""
         # threads are not cancellable: a shutdown waits for the current pass
         expired = batches = batch_items = 0
+        started_at = self.storage.clock.now_ms()
         try:
             if not await anyio.to_thread.run_sync(self.lock.acquire):
                 log.debug("another process is purging; skipped")
@@ -111,5 +113,6 @@ class BackgroundPurge:
             self.lock.release()
         deleted = (expired, batches, batch_items)
         if any(deleted):
-            log.info("background purge deleted %d expired items, %d stale batches, %d staged batch items", *deleted)
+            log.info("%s purge deleted %d expired items, %d stale batches, %d staged batch items", source, *deleted)
+        await anyio.to_thread.run_sync(self.storage.record_purge, started_at, deleted, source)
         return deleted

@@ -126,9 +126,14 @@ def _toml(value: object) -> str:
     return json.dumps(str(value))  # JSON string escapes are valid TOML
 
 
+def _is_secret(name: str) -> bool:
+    # admin_token holds only a hash, but a hash still lets one guess offline
+    return "secret" in name or name == "admin_token"
+
+
 def _shown_value(name: str, value: object) -> str:
     """TOML for a setting's value, with secrets and URL passwords masked."""
-    if "secret" in name:
+    if _is_secret(name):
         hidden = [f"<hidden, {len(str(s))} characters>" for s in (value if isinstance(value, list) else [value])]
         return _toml(hidden if isinstance(value, list) else hidden[0])
     if isinstance(value, str) and name.endswith("_url"):
@@ -140,19 +145,32 @@ def render_settings(settings: Settings, flags: dict[str, object], config_file: P
     """The effective settings as TOML, secrets masked, each line followed by
     where its value came from."""
     file_data = _read_config_file(config_file).toml_data if config_file else {}
+    lines = []
+    for name, shown, is_set in shown_settings(settings):
+        if is_set:
+            lines.append(f"{name} = {shown}  # {setting_source(name, flags, file_data, config_file)}")
+        else:
+            lines.append(f"# {name} is not set: {shown}")
+    return "\n".join(lines)
+
+
+def shown_settings(settings: Settings) -> list[tuple[str, str, bool]]:
+    """(name, value as TOML with secrets and passwords masked, True) for each
+    setting with a value; (name, what applies instead, False) for the others.
+    What `config show` prints and the admin page shows."""
     secret_file = master_secret.secret_path(settings.data_dir)
     unset = {
         "public_url": f"clients use {settings.effective_public_url}",
         "database_url": masked_url(settings.effective_database_url),
         "master_secret": f"{secret_file} ({'exists' if secret_file.exists() else 'generated on first start'})",
         "nonce_store_url": "nonces kept in process memory (one worker only)",
+        "admin_token": "no admin page",
     }
-    lines = []
+    shown = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        source = setting_source(name, flags, file_data, config_file)
         if value is None or value == []:
-            lines.append(f"# {name} is not set: {unset.get(name, 'default')}")
+            shown.append((name, unset.get(name, "default"), False))
         else:
-            lines.append(f"{name} = {_shown_value(name, value)}  # {source}")
-    return "\n".join(lines)
+            shown.append((name, _shown_value(name, value), True))
+    return shown

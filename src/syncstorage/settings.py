@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from syncstorage.jwk import parse_jwk
+from syncstorage.tokenhash import BadTokenHash, TokenHash
 
 _DATABASE_URL_FORMS = "sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB"
 
@@ -178,6 +179,12 @@ class Settings(BaseSettings):
     statsd_port: int = Field(default=8125, ge=1, le=65535)
     statsd_prefix: str = Field(default="syncstorage", pattern=r"^[A-Za-z0-9_.-]*$")
 
+    # --- the admin page (syncstorage.admin, docs/operations.md "The admin page") ---
+    # The hash of the operator's sign-in token, a PHC string made by
+    # `syncstorage admin hash-token`; unset: no admin page (404).
+    admin_token: str | None = None
+    admin_path: str = "/admin"
+
     @field_validator("allowed_users", mode="before")
     @classmethod
     def _parse_allowed_users(cls, value: object) -> object:
@@ -239,6 +246,33 @@ class Settings(BaseSettings):
             raise ValueError('must be a plain path starting with "/"')
         if value.startswith(("/1.5/", "/1.0/")):
             raise ValueError("may not be below /1.5/ or /1.0/ (the storage API and tokenserver)")
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_is_a_hash(cls, value: str | None) -> str | None:
+        # A plain token in a config file or environment would be readable by
+        # anyone who reads them; only its hash is kept (as Vaultwarden does).
+        if value is None:
+            return None
+        try:
+            TokenHash(value)
+        except BadTokenHash:
+            raise ValueError(
+                "is not a hashed token; store the output of `syncstorage admin hash-token` "
+                "(it reads the token from stdin or a prompt)"
+            ) from None
+        return value
+
+    @field_validator("admin_path")
+    @classmethod
+    def _check_admin_path(cls, value: str) -> str:
+        value = value.rstrip("/")
+        segments = value.split("/")[1:]
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) or any(s in (".", "..") for s in segments):
+            raise ValueError('must be a path of letters, digits and ._~- segments, starting with "/"')
+        if value.startswith(("/1.5/", "/1.0/", "/site/")) or value in ("/1.5", "/1.0", "/site"):
+            raise ValueError("may not be below /1.5/, /1.0/ or /site/ (the storage API, tokenserver, landing page)")
         return value
 
     @field_validator("public_url", "accounts_public_url")

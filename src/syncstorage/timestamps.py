@@ -70,3 +70,11 @@ def format_ms(ms: int) -> str:
     """Render integer ms as seconds with exactly two decimals: 1700000000120 -> "1700000000.12"."""
     centis = ms // 10
     return f"{centis // 100}.{centis % 100:02d}"
+
+
+def format_time(ms: int | None) -> str:
+    """Integer ms since the epoch as UTC wall-clock time; "-" for none
+    (the commands' tables and the admin page)."""
+    if not ms:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))

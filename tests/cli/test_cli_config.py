@@ -8,6 +8,7 @@ import re
 import pytest
 
 from support.server import invoke_cli, server_environment
+from syncstorage.tokenhash import hash_token
 
 
 @pytest.fixture
@@ -81,10 +82,12 @@ def test_show_masks_secrets(tmp_path, env):
     env["SYNCSTORAGE_MASTER_SECRET"] = '["old secret words", "the newest secret"]'
     env["SYNCSTORAGE_DATABASE_URL"] = "postgresql://sync:hunter2@db.example/sync"
     env["SYNCSTORAGE_NONCE_STORE_URL"] = "redis://:redispass@127.0.0.1:6379/0"
+    env["SYNCSTORAGE_ADMIN_TOKEN"] = hash_token("the admin token here", log2_n=4)
     out = invoke_cli("config", "show", env=env).stdout
-    for secret in ("old secret words", "the newest secret", "hunter2", "redispass"):
+    for secret in ("old secret words", "the newest secret", "hunter2", "redispass", "$scrypt$"):
         assert secret not in out
     values = shown(out)
+    assert values["admin_token"].startswith('"<hidden, ')
     assert values["master_secret"].startswith('["<hidden, 16 characters>", "<hidden, 17 characters>"]')
     assert values["database_url"].startswith('"postgresql://sync:***@db.example/sync"')
 

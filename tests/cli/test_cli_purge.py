@@ -91,6 +91,10 @@ def test_purge_deletes_expired_and_stale_in_bounded_passes(env, storage):
     again = run_cli("purge", "--grace", str(GRACE), env=env)
     assert "purge done: 1 passes" in again.stderr
     assert remaining(storage) == {"live": 10, "expired": 0, "batches": 1, "items": 4}
+    # both runs recorded for the admin page, newest first
+    runs = storage.purge_runs()
+    assert [(r.expired_items, r.stale_batches, r.stale_batch_items, r.source) for r in runs] == [
+        (0, 0, 0, "command"), (EXPIRED, 2, 8, "command")]
 
 
 def test_grace_zero_also_takes_rows_in_grace(env, storage):

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 
 from support.storage import read, write
 from syncstorage.storage import BSOUpdate
+from syncstorage.storage.sql import SQLStorage, migrate
+from syncstorage.storage.sql.maintenance import KEPT_PURGE_RUNS
 from syncstorage.timestamps import now_ms
 
 DAY = 86400
@@ -84,3 +86,18 @@ def test_dry_run_counts_without_deleting(storage):
     result = storage.purge(dry_run=True)
     assert (result.expired_items, result.stale_batches, result.stale_batch_items) == (3, 1, 1)
     assert count(storage, storage.tables.bso_tables) == 3
+
+
+def test_purges_are_recorded_newest_first_and_bounded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    migrate.upgrade(url)
+    storage = SQLStorage(url)
+    try:
+        for n in range(KEPT_PURGE_RUNS + 5):
+            storage.record_purge(storage.clock.now_ms(), (n, 1, 2), "command")
+        runs = storage.purge_runs(limit=1000)
+        assert len(runs) == KEPT_PURGE_RUNS
+        assert [r.expired_items for r in runs[:2]] == [KEPT_PURGE_RUNS + 4, KEPT_PURGE_RUNS + 3]
+        assert (runs[0].stale_batches, runs[0].stale_batch_items, runs[0].source) == (1, 2, "command")
+    finally:
+        storage.close()

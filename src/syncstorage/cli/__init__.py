@@ -11,6 +11,7 @@ import click
 
 from syncstorage import __version__
 from syncstorage.cli.account import account
+from syncstorage.cli.admin import admin
 from syncstorage.cli.check import check
 from syncstorage.cli.configuration import config, secret
 from syncstorage.cli.db import db
@@ -34,7 +35,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, config, secret, db, purge, check, node, user, stats, account, import_syncserver_command):
+for command in (serve, config, secret, db, purge, check, node, user, stats, account, import_syncserver_command, admin):
     cli.add_command(command)
 
 

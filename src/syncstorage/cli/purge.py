@@ -51,6 +51,7 @@ class Totals:
 def purge_once(storage: SQLStorage, grace: int, batch_size: int, progress: Progress | None) -> Totals:
     """Delete in bounded passes until a pass finds nothing more to do."""
     totals, passes, started = Totals(), 0, time.monotonic()
+    started_at = storage.clock.now_ms()
     task = None
     if progress is not None:
         todo = storage.purge(grace=grace, dry_run=True)  # only to size the bar
@@ -68,6 +69,7 @@ def purge_once(storage: SQLStorage, grace: int, batch_size: int, progress: Progr
     if progress is not None and task is not None:
         progress.remove_task(task)
     log.info("purge done: %d passes in %.1f s deleted %s", passes, time.monotonic() - started, totals)
+    storage.record_purge(started_at, (totals.expired_items, totals.stale_batches, totals.stale_batch_items), "command")
     return totals
 
 

@@ -6,19 +6,13 @@ alike: `node list`, `user list`, `user show`, `stats`."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-
-def format_time(ms: int | None) -> str:
-    """Integer ms since the epoch as UTC wall-clock time; "-" for none."""
-    if not ms:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+from syncstorage.timestamps import format_time as format_time  # the commands' name for it
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

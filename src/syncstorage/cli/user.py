@@ -85,16 +85,10 @@ def uids_of(user: str, records: Sequence[sa.Row]) -> list[int]:
 def collection_rows(storage: SQLStorage, uid: int) -> list[tuple[str, int, int, str]]:
     """(collection, live items, live bytes, last modified) for each collection."""
     try:
-        with storage.session(uid) as session:
-            timestamps = session.collection_timestamps()
-            counts = session.collection_counts()
-            sizes = session.collection_sizes()
+        collections = storage.user_collections(uid)
     except StorageError as exc:  # busy or down
         raise DatabaseProblem(f"could not read the data of uid {uid}: {exc}; try again") from None
-    return [
-        (name, counts.get(name, 0), sizes.get(name, 0), format_time(modified))
-        for name, modified in sorted(timestamps.items())
-    ]
+    return [(c.name, c.items, c.bytes, format_time(c.last_modified)) for c in collections]
 
 
 def open_storage(settings: Settings) -> SQLStorage:
@@ -152,8 +146,7 @@ def delete(config_file, user: str, yes: bool) -> None:
 def delete_stored_data(storage: SQLStorage, uids: Sequence[int]) -> None:
     for uid in uids:
         try:
-            with storage.session(uid, write=True) as session:
-                session.delete_storage()
+            storage.delete_user_data(uid)
         except StorageError as exc:
             raise DatabaseProblem(f"could not delete the data of uid {uid}: {exc}; try again") from None
         click.echo(f"deleted the stored data of uid {uid}")

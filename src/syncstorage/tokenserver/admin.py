@@ -1,8 +1,9 @@
 """Operator actions on the tokenserver tables: nodes and users.
 
 Used by the `syncstorage node …` / `syncstorage user …` / `check` commands
-(cli/node.py, cli/user.py, cli/check.py), which hold no SQL. Each function is one transaction; operators may also
-edit the tables with their own SQL (auth-and-tokens §8).
+(cli/node.py, cli/user.py, checks.py) and the admin page (admin/users.py,
+admin/nodes.py), which hold no SQL. Each function is one transaction;
+operators may also edit the tables with their own SQL (auth-and-tokens §8).
 """
 
 from __future__ import annotations
@@ -169,3 +170,62 @@ def find_node(engine: sa.Engine, url: str) -> sa.Row | None:
             .join(services, services.c.id == nodes.c.service)
             .where(services.c.service == SYNC_SERVICE, nodes.c.node == url)
         ).first()
+
+
+def _prefix_range(prefix: str) -> sa.ColumnElement[bool]:
+    """email starts with `prefix`, as a range the lookup_idx index serves
+    (LIKE would not use it on SQLite or PostgreSQL's usual collations)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(users.c.email >= prefix, users.c.email < upper)
+
+
+def user_page(
+    engine: sa.Engine, *, before: int | None = None, search: str = "", limit: int = 50
+) -> tuple[Sequence[sa.Row], int]:
+    """One page of user records with their node URL, and the number of
+    current users. Without `search`: the current records, highest uid
+    first, below uid `before` (keyset paging: the last uid of the previous
+    page). `search`: a uid (digits), else the start of an email (records in
+    email order, the first `limit`, read from the lookup_idx index alone);
+    a search finds replaced records too."""
+    service_id = ensure_service(engine).id
+    query = (
+        sa.select(users.c.uid, users.c.email, users.c.created_at, users.c.replaced_at, users.c.nodeid, nodes.c.node)
+        .select_from(users.outerjoin(nodes, users.c.nodeid == nodes.c.id))
+        .limit(limit)
+    )
+    if search.isdigit():
+        query = query.where(users.c.uid == int(search))
+    elif search:
+        # every record (replaced ones too): a filter on service or
+        # replaced_at would lead SQLite's planner to replaced_at_idx and a
+        # scan of every current user
+        query = query.where(_prefix_range(search)).order_by(users.c.email, users.c.service, users.c.created_at)
+    else:
+        query = query.where(users.c.service == service_id, users.c.replaced_at.is_(None)).order_by(users.c.uid.desc())
+        if before is not None:
+            query = query.where(users.c.uid < before)
+    current = sa.select(sa.func.count()).select_from(users).where(
+        users.c.service == service_id, users.c.replaced_at.is_(None)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).all(), conn.execute(current).scalar_one()
+
+
+def undrain_node(engine: sa.Engine, url: str) -> None:
+    """Undo `drain_node`: the node takes new users again, up to its free
+    capacity (`node update URL --no-backoff --available N`)."""
+    url = _node_url(url)
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        node_id = _node_id(conn, service_id, url)
+        conn.execute(
+            sa.update(nodes)
+            .where(nodes.c.id == node_id)
+            .values(
+                backoff=0,
+                available=sa.case(
+                    (nodes.c.capacity > nodes.c.current_load, nodes.c.capacity - nodes.c.current_load), else_=0
+                ),
+            )
+        )

@@ -1,5 +1,6 @@
 """The operators' work on the storage tables: purge (storage-model §8) and
-the stats of `syncstorage stats`, so the commands hold no SQL.
+its record, the stats of `syncstorage stats`, one user's collections and the
+deletion of their data, so the commands and the admin page hold no SQL.
 
 A mixin of `SQLStorage`: both run in its short transactions
 (`SQLStorage.transaction`), never in a client's session.
@@ -7,6 +8,7 @@ A mixin of `SQLStorage`: both run in its short transactions
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +21,9 @@ from .schema import BATCH_LIFETIME_MS, TOMBSTONE_COLLECTION
 if TYPE_CHECKING:
     from ...db import Dialect
     from .schema import StorageTables
+    from .backend import SQLSession
+
+KEPT_PURGE_RUNS = 100  # rows of purge_runs kept: the newest
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,14 @@ class PurgeResult:
     stale_batches: int
     stale_batch_items: int
     incomplete: bool  # a loop hit max_loops: run again to finish
+
+
+@dataclass(frozen=True, slots=True)
+class UserCollection:
+    name: str
+    items: int  # live
+    bytes: int  # live payload bytes
+    last_modified: int  # ms
 
 
 @dataclass
@@ -46,6 +59,10 @@ class Maintenance:
         clock: timestamps.Clock
 
         def transaction(self, *, write: bool) -> AbstractContextManager[sa.Connection]: ...
+
+        def session(
+            self, userid: int, collection: str | None = None, *, write: bool = False
+        ) -> AbstractContextManager[SQLSession]: ...
 
     def purge(
         self,
@@ -125,3 +142,61 @@ class Maintenance:
                 expired += conn.execute(sa.select(sa.func.count()).select_from(bso).where(~live)).scalar_one()
         by_name = {names.get(cid, f"#{cid}"): stats for cid, stats in by_id.items()}
         return by_name, users, expired, last_activity
+
+    # --- the record of purges (the admin page's Operations) ---
+    def record_purge(self, started_at: int, totals: tuple[int, int, int], source: str) -> None:
+        """Keep what one purge removed: (expired items, stale batches, staged
+        batch items), from `started_at` (ms) to now. Only the newest
+        KEPT_PURGE_RUNS records stay."""
+        runs = self.tables.purge_runs
+        with self.transaction(write=True) as conn:
+            conn.execute(
+                sa.insert(runs).values(
+                    started_at=started_at, finished_at=self.clock.now_ms(), expired_items=totals[0],
+                    stale_batches=totals[1], stale_batch_items=totals[2], source=source,
+                )
+            )
+            oldest_kept = conn.execute(
+                sa.select(runs.c.id).order_by(runs.c.id.desc()).offset(KEPT_PURGE_RUNS - 1).limit(1)
+            ).scalar()
+            if oldest_kept is not None:
+                conn.execute(sa.delete(runs).where(runs.c.id < oldest_kept))
+
+    def purge_runs(self, limit: int = 10) -> Sequence[sa.Row]:
+        """The newest recorded purges, newest first."""
+        runs = self.tables.purge_runs
+        with self.transaction(write=False) as conn:
+            return conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).all()
+
+    # --- one user's data (`user show` / `user delete`, the admin's Users) ---
+    def user_collections(self, uid: int) -> list[UserCollection]:
+        """Each collection of the user, by name, with its live items and bytes."""
+        with self.session(uid) as session:
+            timestamps = session.collection_timestamps()
+            counts = session.collection_counts()
+            sizes = session.collection_sizes()
+        return [
+            UserCollection(name, counts.get(name, 0), sizes.get(name, 0), modified)
+            for name, modified in sorted(timestamps.items())
+        ]
+
+    def delete_user_data(self, uid: int) -> None:
+        """Delete all the user's data, as the client's DELETE /1.5/{uid} does
+        (storage-api §4.4)."""
+        with self.session(uid, write=True) as session:
+            session.delete_storage()
+
+    def last_syncs(self, uids: Iterable[int]) -> dict[int, int]:
+        """The newest write (ms) of each of these users that has data: the
+        max of their user_collections rows, read by primary key."""
+        uc = self.tables.user_collections
+        wanted = list(uids)
+        if not wanted:
+            return {}
+        with self.transaction(write=False) as conn:
+            rows = conn.execute(
+                sa.select(uc.c.userid, sa.func.max(uc.c.last_modified))
+                .where(uc.c.userid.in_(wanted))
+                .group_by(uc.c.userid)
+            ).all()
+        return {int(uid): int(modified) for uid, modified in rows}

@@ -120,6 +120,19 @@ class StorageTables:
             sa.Column("collection", sa.Integer, nullable=False),
             **_MYSQL,
         )
+        # the last purges and what they removed, for the admin page (migration 0005)
+        self.purge_runs = sa.Table(
+            "purge_runs",
+            self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("started_at", sa.BigInteger, nullable=False),  # ms
+            sa.Column("finished_at", sa.BigInteger, nullable=False),  # ms
+            sa.Column("expired_items", sa.BigInteger, nullable=False),
+            sa.Column("stale_batches", sa.BigInteger, nullable=False),
+            sa.Column("stale_batch_items", sa.BigInteger, nullable=False),
+            sa.Column("source", sa.String(16), nullable=False),  # background, command, admin
+            **_MYSQL,
+        )
         if shard:
             self.bso_tables = [_bso_table(self.metadata, f"bso{n}") for n in range(shardsize)]
             self.item_tables = [
