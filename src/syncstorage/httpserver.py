@@ -77,7 +77,9 @@ class _CoalescingTransport:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None
-        if pending:
+        # a connection lost since the write: dropped, as the transport
+        # itself drops what is written after close
+        if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:

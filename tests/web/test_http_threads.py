@@ -67,17 +67,21 @@ def test_requests_waiting_for_the_write_lock_do_not_block_reads(client, monkeypa
 
 
 def _session_threads(client, monkeypatch, requests) -> list[str]:
-    """The name of the thread each request's storage session ran on."""
+    """The name of the thread each request's storage work ran on: its
+    session, or for info/collections its one read (user_timestamps)."""
     from syncstorage.storage.sql import SQLStorage
 
     names = []
-    original = SQLStorage.session
 
-    def recording(self, *args, **kwargs):
-        names.append(threading.current_thread().name)
-        return original(self, *args, **kwargs)
+    def recording(original):
+        def record(self, *args, **kwargs):
+            names.append(threading.current_thread().name)
+            return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(SQLStorage, "session", recording)
+        return record
+
+    monkeypatch.setattr(SQLStorage, "session", recording(SQLStorage.session))
+    monkeypatch.setattr(SQLStorage, "user_timestamps", recording(SQLStorage.user_timestamps))
     for method, path in requests:
         assert client.request(method, path).status_code == 200
     return names
