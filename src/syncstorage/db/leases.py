@@ -73,22 +73,12 @@ def take_lease(dialect: Dialect, engine: sa.Engine, name: str, seconds: float) -
     return _Lease(engine, name, holder) if taken == 1 else None
 
 
-_ensured: set[str] = set()  # databases whose table this process has made sure of
-
-
 def _ensure_table(engine: sa.Engine) -> None:
-    # Once per database and process: on Galera every CREATE, even a no-op,
-    # is DDL in the cluster's total order, and waiters polling for a lease
-    # would queue theirs against the migration they wait for.
-    key = engine.url.render_as_string(hide_password=False)
-    if key in _ensured:
-        return
     try:
         with engine.begin() as conn:
             conn.execute(_CREATE)
     except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
         pass  # PostgreSQL: another process created it at the same moment (pg_type's unique index)
-    _ensured.add(key)
 
 
 class _Lease(HeldLock):
