@@ -9,8 +9,8 @@ and the loser's error (a deadlock, a certification failure) means "not
 taken". The price: a holder that dies leaves its row, which stops counting
 at its expiry instead of at once.
 
-The table is made on first use with CREATE TABLE IF NOT EXISTS, not by the
-Alembic migrations, because the migrations themselves run under a lease.
+The table is made on first use (when a take finds it missing) with CREATE
+TABLE IF NOT EXISTS, not by the Alembic migrations, because the migrations themselves run under a lease.
 Expiries are this machine's clock in ms; servers whose clocks differ by
 seconds are fine, as leases last minutes.
 """
@@ -49,8 +49,22 @@ _CREATE = sa.text(
 def take_lease(dialect: Dialect, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
     """The lease `name` for `seconds`, or None when another holder's lease
     has not expired."""
+    try:
+        return _take(dialect, engine, name, seconds)
+    except sa.exc.DBAPIError:
+        # First use on this database (or another process made the table
+        # between our statement and this check): make it, take once more.
+        # Made only then, not before every take: on Galera even a CREATE ...
+        # IF NOT EXISTS is DDL in the cluster's total order, and processes
+        # polling for a lease queued theirs against the migration they were
+        # waiting for (a `db upgrade` stalled for minutes).
+        if not sa.inspect(engine).has_table(LEASES.name):
+            _create_table(engine)
+    return _take(dialect, engine, name, seconds)
+
+
+def _take(dialect: Dialect, engine: sa.Engine, name: str, seconds: float) -> HeldLock | None:
     holder = secrets.token_hex(16)
-    _ensure_table(engine)
     now = int(time.time() * 1000)
     expires_at = now + int(seconds * 1000)
     try:
@@ -73,7 +87,7 @@ def take_lease(dialect: Dialect, engine: sa.Engine, name: str, seconds: float) -
     return _Lease(engine, name, holder) if taken == 1 else None
 
 
-def _ensure_table(engine: sa.Engine) -> None:
+def _create_table(engine: sa.Engine) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(_CREATE)
