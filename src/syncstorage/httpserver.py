@@ -1,7 +1,8 @@
 """The HTTP/1.1 protocol `serve` runs: uvicorn's httptools protocol plus the
 limits it lacks (issue 10, docs/operations.md "Limits and timeouts").
 
-uvicorn bounds open connections (`limit_concurrency`: a 503 beyond it) and
+uvicorn bounds open connections (`limit_concurrency`: a 503 beyond it, sent
+here as soon as such a connection opens) and
 idle keep-alive connections (`timeout_keep_alive`), and we pass it those
 settings. But with httptools it has no limit on the size of a request's
 head and no timeout for reading it: one 50 MB header grew the process by
@@ -113,6 +114,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # when the head being read began (loop time), None when not reading one
         self._head_started: float | None = self.loop.time()
         self._head_timer = self.loop.call_later(self.header_timeout, self._check_head_time)
+        # uvicorn counts connections against `limit_concurrency` only once a
+        # request's head has arrived, so a connection beyond the bound that
+        # sends nothing was held until header_timeout: a flood of idle
+        # connections kept up to header_timeout x rate file descriptors.
+        # Beyond the bound the answer is known now: 503 and close at once.
+        if self.limit_concurrency is not None and len(self.connections) >= self.limit_concurrency:
+            self._refuse(_Refused(503, f"over {self.limit_concurrency} open connections"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_timer.cancel()

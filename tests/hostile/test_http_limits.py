@@ -164,6 +164,27 @@ def test_connection_bound_refuses_cleanly(start):
     assert status == 200
 
 
+def test_connections_beyond_the_bound_are_answered_at_once(start):
+    # on main a connection beyond the bound that sent nothing was held until
+    # header_timeout (10 s by default) before it was answered
+    server = start(max_connections="20")
+    idle = [connect(server, timeout=3) for _ in range(20)]
+    time.sleep(0.5)  # let the server accept them all
+    try:
+        started = time.monotonic()
+        with connect(server, timeout=5) as extra:
+            answer = b""
+            while chunk := extra.recv(65536):  # until the server closes
+                answer += chunk
+        took = time.monotonic() - started
+    finally:
+        for sock in idle:
+            sock.close()
+    assert status_of(answer) == 503, answer
+    assert took < 2, took
+    assert "refused a request with 503: over 20 open connections" in server.log()
+
+
 def test_a_trickled_body_gets_408_after_body_timeout(start):
     # on main a client that sent its head and then part of its body held
     # the request for as long as it liked
