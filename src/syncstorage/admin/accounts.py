@@ -60,11 +60,12 @@ async def _account(ctx: AdminContext, request: Request):
 
 
 def _state(row) -> str:
-    return f'<strong class="bad">disabled</strong> {format_time(row.disabled_at)}' if row.disabled_at else "in use"
+    return f'<span><strong class="bad">disabled</strong> since {format_time(row.disabled_at)}</span>' if row.disabled_at else "in use"
 
 
 def _records_link(ctx: AdminContext, uid: str) -> str:
-    return f'<a href="{escape(ctx.layout.url("/users"))}?q={uid}">tokenserver records</a>'
+    """The Users page's search for the account's tokenserver records."""
+    return f'<a href="{escape(ctx.layout.url("/users"))}?q={uid}">storage users</a>'
 
 
 async def account_list(ctx: AdminContext, request: Request, session: Session) -> Response:
@@ -142,16 +143,16 @@ async def account_detail(ctx: AdminContext, request: Request, session: Session) 
     account = await _account(ctx, request)
     last_sign_in = await run_in_threadpool(admin.last_sign_in, ctx.tokenserver, account.uid)
     base = f"/accounts/{account.uid}"
-    facts = [
-        ["address", f'<span class="account">{escape(account.email)}</span>'],
-        ["uid", f'<span class="account">{account.uid}</span>'],
-        ["created", format_time(account.created_at)],
-        ["verified", "yes" if account.email_verified else "no"],
-        ["password set", format_time(account.verifier_set_at)],
-        ["state", _state(account)],
-        ["last sign-in", format_time(last_sign_in)],
-        ["storage", _records_link(ctx, account.uid)],
-    ]
+    facts = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in [
+        ("address", f'<span class="account">{escape(account.email)}</span>'),
+        ("uid", f'<span class="account">{account.uid}</span>'),
+        ("created", format_time(account.created_at)),
+        ("verified", "yes" if account.email_verified else "no"),
+        ("password set", format_time(account.verifier_set_at)),
+        ("state", _state(account)),
+        ("last sign-in", format_time(last_sign_in)),
+        ("storage", _records_link(ctx, account.uid)),
+    ])
     csrf = session.csrf
     if account.disabled_at:
         switch = f"""<h2 id="state">Enable</h2>
@@ -170,7 +171,7 @@ makes it. Using it sets a new password and a new sync key: every session ends an
 start a fresh sync from their own data.</p>
 {action_form(ctx.layout, base + "/reset", csrf, "Make a reset code")}"""
     body = f"""{notice(DONE.get(request.query_params.get("done", "")))}
-{table("Account", ["", "value"], facts)}
+<dl class="facts">{facts}</dl>
 <section aria-labelledby="reset"><h2 id="reset">Reset the password</h2>{reset}</section>
 <section aria-labelledby="state">{switch}</section>
 <section aria-labelledby="delete">

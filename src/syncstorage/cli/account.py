@@ -109,9 +109,7 @@ def disable(config_file, email: str) -> None:
     """Disable EMAIL's account: it cannot sign in, its sessions, devices and
     refresh tokens end, and the tokenserver refuses its access tokens (its
     Firefoxes stop syncing once their storage token expires). Its data stays."""
-    with AccountsDatabase(config_file) as engine:
-        admin.set_disabled(engine, admin.find(engine, email), True, _now_ms())
-    click.echo(f"disabled account {email}")
+    _set_disabled(config_file, email, True)
 
 
 @account.command()
@@ -120,9 +118,13 @@ def disable(config_file, email: str) -> None:
 def enable(config_file, email: str) -> None:
     """Enable EMAIL's disabled account again: it can sign in (each Firefox
     signs in again) and sync as before."""
+    _set_disabled(config_file, email, False)
+
+
+def _set_disabled(config_file, email: str, disabled: bool) -> None:
     with AccountsDatabase(config_file) as engine:
-        admin.set_disabled(engine, admin.find(engine, email), False, _now_ms())
-    click.echo(f"enabled account {email}")
+        admin.set_disabled(engine, admin.find(engine, email), disabled, _now_ms())
+    click.echo(f"{'disabled' if disabled else 'enabled'} account {email}")
 
 
 @account.command()
