@@ -22,10 +22,9 @@ which the admin page and `syncstorage account delete` use as well.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-import logging
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
