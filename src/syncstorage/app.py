@@ -15,11 +15,14 @@ turn either half off for multi-node set-ups (auth-and-tokens §13.1).
 With `accounts_enabled`, the built-in accounts server's routes join the
 Starlette app, and the tokenserver checks that server's tokens in process
 through `_builtin_accounts_verifier` (the two packages do not import each
-other; this module joins them).
+other; this module joins them). An account that deletes itself loses its
+synced data too: `_delete_synced_data` (syncstorage/account_removal.py),
+which the admin page and `syncstorage account delete` use as well.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncstorage import metrics
+from syncstorage.account_removal import AccountRemoval, StoredDataLeft
 from syncstorage.accounts import AccountsServer, InvalidAccessToken
 from syncstorage.admin import AdminPage
 from syncstorage.auth import HawkAuthenticator, make_nonce_store
@@ -41,11 +45,14 @@ from syncstorage.settings import Settings
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.timestamps import WALL_CLOCK, Clock
 from syncstorage.tokenserver import AccountsUnavailable, InvalidToken, LocalToken, Tokenserver
+from syncstorage.tokenserver.db import make_engine
 from syncstorage.web.api import StorageAPI, is_storage_api
 from syncstorage.web.context import Context
 from syncstorage.web.cors import CORSMiddleware
 from syncstorage.web.ops import ops_routes
 from syncstorage.web.prefix import PrefixMiddleware, public_url_prefix
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
@@ -61,7 +68,20 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     )
     nonce_store = make_nonce_store(settings.nonce_store_url)
     authenticator = HawkAuthenticator.from_settings(settings, nonce_store, clock)
-    accounts = AccountsServer(settings, clock=clock) if settings.accounts_enabled else None
+    removal = (
+        AccountRemoval(
+            make_engine(settings.effective_tokenserver_database_url, database_timeout=settings.database_timeout),
+            storage,
+            settings.fxa_email_domain,
+        )
+        if settings.accounts_enabled
+        else None
+    )
+    accounts = (
+        AccountsServer(settings, clock=clock, account_deleted=_delete_synced_data(removal))
+        if removal is not None
+        else None
+    )
     sign_in = accounts.sign_in_page if accounts is not None else None
     routes = [*ops_routes(settings, storage, nonce_store, sign_in), *metrics_routes(settings)]
     tokenserver = (
@@ -75,7 +95,7 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
     purger = BackgroundPurge(storage, settings.purge_interval)
     if tokenserver is not None:
         routes.extend(tokenserver.routes)
-    admin = AdminPage(settings, storage, purger.run_once, clock) if settings.admin_token else None
+    admin = AdminPage(settings, storage, purger.run_once, clock, removal) if settings.admin_token else None
     if admin is not None:
         routes.extend(admin.routes)
 
@@ -99,6 +119,8 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
             tokenserver.close()
         if accounts is not None:
             accounts.close()
+        if removal is not None:
+            removal.database.dispose()
         storage.close()
 
     others = Starlette(
@@ -137,6 +159,25 @@ def _builtin_accounts_verifier(accounts: AccountsServer):
         return LocalToken(claims.uid, claims.scopes, claims.generation)
 
     return verify
+
+
+def _delete_synced_data(removal: AccountRemoval):
+    """What goes with an account that deleted itself: its stored data and
+    tokenserver records. The account is gone already and its page told the
+    user so; what could not be deleted is one log line for the operator."""
+
+    def delete(uid: str) -> None:
+        try:
+            storage_uids = removal.delete_synced_data(uid)
+        except StoredDataLeft as exc:
+            log.warning("%s", exc)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("account %s deleted, but not its synced data (tokenserver database: %s): "
+                        "run `syncstorage user delete %s` to finish", uid, type(exc).__name__, uid)
+        else:
+            log.info("account %s deleted itself: the stored data of %d storage uids went with it", uid, len(storage_uids))
+
+    return delete
 
 
 class _StorageAPIFirst:

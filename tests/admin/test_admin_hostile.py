@@ -81,3 +81,10 @@ def test_node_form_without_a_node(admin_client):
     csrf = signed_in(admin_client)
     assert admin_client.http.post(ADMIN + "/nodes/drain", data={"csrf": csrf}).status_code == 400
     assert admin_client.http.post(ADMIN + "/nodes/drain", data={"csrf": csrf, "node": "http://" + "x" * 5000}).status_code == 413
+
+
+def test_a_search_ending_in_the_last_unicode_character(admin_client, tokenserver):
+    """No character follows U+10FFFF: the prefix range is open-ended (db/prefix.py)."""
+    signed_in(admin_client)
+    page = admin_client.http.get(ADMIN + "/users", params={"q": "a\U0010ffff"})
+    assert page.status_code == 200 and "no user matches" in page.text

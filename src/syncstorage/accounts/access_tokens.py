@@ -1,7 +1,8 @@
 """OAuth access tokens: RS256 JWTs (spec accounts.md §5.4), verified here
 for /v1/verify, /v1/introspect, the profile endpoint and, in-process, the
 tokenserver. A token is valid while its signature and `exp` hold, its `jti`
-is not revoked (/v1/oauth/destroy) and its account exists."""
+is not revoked (/v1/oauth/destroy) and its account exists and is not
+disabled (one read of the account's row by its primary key)."""
 
 from __future__ import annotations
 
@@ -75,8 +76,11 @@ def verify(conn: sa.Connection, key: SigningKey, token: str, now: float) -> Acce
         raise InvalidAccessToken("malformed claims")
     if store.is_revoked(conn, jti):
         raise InvalidAccessToken("revoked")
-    if store.find_account(conn, uid=uid) is None:
+    account = store.find_account(conn, uid=uid)
+    if account is None:
         raise InvalidAccessToken("the account is gone")
+    if account.disabled_at is not None:
+        raise InvalidAccessToken("the account is disabled")
     return AccessClaims(
         uid=uid,
         client_id=str(claims.get("client_id", "")),

@@ -118,7 +118,10 @@ def _password_proof(ctx: AccountsContext, call: Call, password_field: str = "aut
     if account.email != email:
         # v1 stretching salts with the address as typed at creation (§4.4)
         raise errors.incorrect_email_case(account.email)
-    return account, ctx.check_password(account, auth_pw)
+    verifier = ctx.check_password(account, auth_pw)
+    if account.disabled_at is not None:  # told only to whoever knows the password
+        raise errors.account_disabled()
+    return account, verifier
 
 
 def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
@@ -192,6 +195,8 @@ def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     account, _verifier = _password_proof(ctx, call)
     with ctx.engine.begin() as conn:
         store.delete_account(conn, account.uid)
+    if ctx.account_deleted is not None:
+        ctx.account_deleted(account.uid)  # its synced data (app.py)
     return {}
 
 

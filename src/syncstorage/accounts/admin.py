@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -50,11 +51,38 @@ def list_accounts(engine: sa.Engine) -> list[sa.Row]:
         return store.list_accounts(conn)
 
 
-def find(engine: sa.Engine, email: str) -> sa.Row:
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    accounts: list[sa.Row]  # in address order
+    more: bool  # another page follows
+    total: int  # every account
+    last_sign_ins: dict[str, int]  # uid: ms, for the accounts with a live session
+
+
+def account_page(engine: sa.Engine, *, after: str | None, search: str, limit: int) -> AccountPage:
+    """One page of the admin page's list: after the address `after`; a
+    `search` of 32 hex digits is a uid, anything else the start of an address."""
     with engine.begin() as conn:
-        account = store.find_account(conn, email=email)
+        if len(search) == 32 and all(c in "0123456789abcdef" for c in search):
+            found = store.find_account(conn, uid=search)
+            rows = [found] if found is not None else []
+        else:
+            rows = store.account_page(conn, after=after, prefix=store.normalize_email(search), limit=limit + 1)
+        return AccountPage(rows[:limit], len(rows) > limit, store.count_accounts(conn),
+                           store.last_sign_ins(conn, [row.uid for row in rows[:limit]]))
+
+
+def last_sign_in(engine: sa.Engine, uid: str) -> int | None:
+    with engine.begin() as conn:
+        return store.last_sign_ins(conn, [uid]).get(uid)
+
+
+def find(engine: sa.Engine, email: str | None = None, *, uid: str | None = None) -> sa.Row:
+    """The account of this address (or uid), else AccountProblem."""
+    with engine.begin() as conn:
+        account = store.find_account(conn, email=email, uid=uid)
     if account is None:
-        raise AccountProblem(f"no account with e-mail {email}")
+        raise AccountProblem(f"no account with e-mail {email}" if email is not None else f"no account {uid}")
     return account
 
 
@@ -65,16 +93,24 @@ def invite(engine: sa.Engine, email: str | None, now_ms: int, ttl: int) -> str:
     return code
 
 
-def reset_token(engine: sa.Engine, email: str, now_ms: int, ttl: int) -> str:
+def reset_token(engine: sa.Engine, account: sa.Row, now_ms: int, ttl: int) -> str:
     """A one-time accountResetToken (hex) for the page's reset form."""
-    account = find(engine, email)
+    if account.disabled_at is not None:
+        raise AccountProblem(f"the account {account.email} is disabled: enable it first")
     with engine.begin() as conn:
         store.delete_tokens(conn, account.uid, store.ACCOUNT_RESET)  # one live reset code at a time
         return store.issue_token(conn, store.ACCOUNT_RESET, account.uid, now_ms, expires_at=now_ms + ttl * 1000).seed_hex
 
 
-def delete(engine: sa.Engine, email: str) -> str:
-    account = find(engine, email)
+def set_disabled(engine: sa.Engine, account: sa.Row, disabled: bool, now_ms: int) -> None:
+    """Disable (no sign-in; its sessions, devices, refresh tokens and codes
+    end; its access tokens are refused) or enable again."""
+    with engine.begin() as conn:
+        store.set_disabled(conn, account.uid, now_ms if disabled else None)
+
+
+def delete(engine: sa.Engine, account: sa.Row) -> None:
+    """The account, its sessions and devices (its synced data:
+    syncstorage/account_removal.py)."""
     with engine.begin() as conn:
         store.delete_account(conn, account.uid)
-    return account.uid

@@ -64,8 +64,12 @@ class AccountsContext:
         keys: list[SigningKey],
         clock: Clock,
         is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool],
+        account_deleted: Callable[[str], None] | None = None,
     ) -> None:
+        """`account_deleted(uid)`: called after an account deleted itself
+        (app.py deletes its synced data, which this package cannot reach)."""
         self.settings = settings
+        self.account_deleted = account_deleted
         self.public_url = settings.effective_accounts_public_url
         self.engine = engine
         self.clock = clock
@@ -170,7 +174,7 @@ class AccountsContext:
             if self._expired(token, now):  # the row goes at the next purge
                 raise errors.invalid_auth_token(f"expired {kind}")
             account = store.find_account(conn, uid=token.uid)
-            if account is None:
+            if account is None or account.disabled_at is not None:  # a disabled account's tokens are gone too
                 raise errors.invalid_auth_token("the token's account is gone")
             if kind == store.SESSION and attributes is not None:  # once per request
                 store.touch_session(conn, token_id, now)
@@ -183,7 +187,7 @@ class AccountsContext:
         if row is None:
             raise errors.invalid_auth_token("unknown refresh token")
         account = store.find_account(conn, uid=row.uid)
-        if account is None:
+        if account is None or account.disabled_at is not None:
             raise errors.invalid_auth_token("the token's account is gone")
         if call.signer is None:  # once per request
             now = self.now_ms()

@@ -47,6 +47,12 @@ def incorrect_password(email: str) -> ApiError:
     return ApiError(400, 103, "Incorrect password", email=email)
 
 
+def account_disabled() -> ApiError:
+    """FxA's errno for a locked account (no longer sent by Mozilla's server,
+    and not in spec §9): the sign-in page shows this message."""
+    return ApiError(400, 121, "This account is disabled: ask the server's administrator")
+
+
 def unverified_account() -> ApiError:
     return ApiError(400, 104, "Unverified account")
 

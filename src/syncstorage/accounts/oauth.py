@@ -190,7 +190,7 @@ def _refresh_grant(ctx: AccountsContext, body: dict[str, Any], client_id: str) -
         if beyond:
             raise errors.scopes_not_allowed(beyond)
         account = store.find_account(conn, uid=row.uid)
-        if account is None:
+        if account is None or account.disabled_at is not None:
             raise errors.unknown_refresh_token()
         store.touch_refresh_token(conn, row.token_hash, ctx.now_ms())
         return _grant(ctx, conn, account, client_id, scopes, ttl, row.created_at // 1000, offline=False)

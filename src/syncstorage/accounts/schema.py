@@ -1,7 +1,7 @@
 """The accounts server's tables (spec accounts.md §4.3, §4.5, §5, §6).
 
-Created by migrations/versions/0004_accounts_tables.py (a test checks both
-agree), in the tokenserver's database. Binary values are stored as lowercase
+Created by migrations/versions/0004_accounts_tables.py and 0006 (a test
+checks both agree), in the tokenserver's database. Binary values are stored as lowercase
 hex so every database compares and indexes them the same way. Times are
 milliseconds since the epoch unless a name says otherwise.
 
@@ -40,6 +40,8 @@ accounts = sa.Table(
     sa.Column("locale", sa.String(64), nullable=True),
     sa.Column("display_name", sa.String(255), nullable=True),
     sa.Column("profile_changed_at", sa.BigInteger, nullable=False),
+    # set by the operator (docs/accounts.md "Disabling an account"): no sign-in, no token
+    sa.Column("disabled_at", sa.BigInteger, nullable=True),
     **_MYSQL,
 )
 

@@ -30,7 +30,12 @@ POOL_SIZE = 5
 
 
 class AccountsServer:
-    def __init__(self, settings: Settings, *, clock: Clock = WALL_CLOCK) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = WALL_CLOCK, account_deleted: Callable[[str], None] | None = None
+    ) -> None:
+        """`account_deleted(uid)`: what else goes when an account deletes
+        itself from its settings page (app.py: its storage data and
+        tokenserver records, syncstorage/account_removal.py)."""
         self.dialect, self.engine = db.create_engine(
             settings.effective_tokenserver_database_url,
             lock_timeout=settings.conflict_retry_seconds,
@@ -52,6 +57,7 @@ class AccountsServer:
             keys,
             clock,
             is_unavailable=lambda exc: self.dialect.expected_error(exc) is not None,
+            account_deleted=account_deleted,
         )
 
     @property

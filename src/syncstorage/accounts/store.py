@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from syncstorage.accounts import crypto
+from syncstorage.db import prefix_range
 from syncstorage.accounts.schema import (
     accounts,
     device_commands,
@@ -53,6 +54,43 @@ def find_account(conn: sa.Connection, *, uid: str | None = None, email: str | No
 
 def list_accounts(conn: sa.Connection) -> list[sa.Row]:
     return list(conn.execute(sa.select(accounts).order_by(accounts.c.created_at)))
+
+
+def account_page(conn: sa.Connection, *, after: str | None, prefix: str, limit: int) -> list[sa.Row]:
+    """Accounts in address order from just after `after` (keyset paging on
+    the unique normal_email index), only those whose address starts with
+    `prefix` when it is not empty (a range on that index)."""
+    query = sa.select(accounts).order_by(accounts.c.normal_email).limit(limit)
+    if prefix:
+        query = query.where(prefix_range(accounts.c.normal_email, prefix))
+    if after is not None:
+        query = query.where(accounts.c.normal_email > after)
+    return list(conn.execute(query))
+
+
+def count_accounts(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one()
+
+
+def last_sign_ins(conn: sa.Connection, uids: list[str]) -> dict[str, int]:
+    """{uid: the start of its newest live session} for these accounts (the
+    uid index: a page's worth at a time)."""
+    if not uids:
+        return {}
+    rows = conn.execute(
+        sa.select(tokens.c.uid, sa.func.max(tokens.c.created_at))
+        .where(tokens.c.uid.in_(uids), tokens.c.kind == SESSION)
+        .group_by(tokens.c.uid)
+    )
+    return {uid: created for uid, created in rows}
+
+
+def set_disabled(conn: sa.Connection, uid: str, disabled_at: int | None) -> None:
+    """Disable (with the time) or enable an account; disabling also ends
+    every session, device, refresh token and code (as a reset does)."""
+    if disabled_at is not None:
+        revoke_everything(conn, uid)
+    conn.execute(accounts.update().where(accounts.c.uid == uid).values(disabled_at=disabled_at))
 
 
 def password_columns(verifier: crypto.Verifier, wrap_kb: bytes) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from syncstorage.account_removal import AccountRemoval
 from syncstorage.admin.activity import ActivityCounter
 from syncstorage.admin.page import Layout
 from syncstorage.admin.signin import Session
@@ -25,10 +26,11 @@ PurgeNow = Callable[[str], Awaitable[tuple[int, int, int] | None]]
 class AdminContext:
     settings: Settings
     storage: SQLStorage
-    tokenserver: sa.Engine  # the tokenserver tables (users, nodes)
+    tokenserver: sa.Engine  # the tokenserver tables (users, nodes), and the accounts tables
     layout: Layout
     purge_now: PurgeNow
     activity: ActivityCounter
+    removal: AccountRemoval | None  # with accounts_enabled: the Accounts section
 
     def log_action(self, session: Session, what: str, target: str) -> None:
         """Every action is one log line: who (the session), what, on what."""

@@ -29,6 +29,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 # The sections, in the order of the navigation bar: (path below admin_path, label)
 SECTIONS = [("/users", "Users"), ("/nodes", "Nodes"), ("/activity", "Activity"), ("/operations", "Operations")]
+ACCOUNTS_SECTION = ("/accounts", "Accounts")  # with accounts_enabled, after Users
 
 
 class Refusal(Exception):
@@ -78,8 +79,9 @@ def redirect(url: str, **query: str) -> Response:
 class Layout:
     """The frame of every page: title, navigation, sign-out form."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, *, accounts: bool = False) -> None:
         self.base = base  # public path prefix + admin_path, escaped where used
+        self.sections = [*SECTIONS[:1], ACCOUNTS_SECTION, *SECTIONS[1:]] if accounts else SECTIONS
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -90,7 +92,7 @@ class Layout:
         if csrf is not None:  # signed in
             links = "".join(
                 f'<li><a href="{base}{path}"{_CURRENT if path == current else ""}>{label}</a></li>'
-                for path, label in SECTIONS
+                for path, label in self.sections
             )
             nav = (
                 f'<nav aria-label="Sections"><ul>{links}</ul>'

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncstorage.admin import activity_page, nodes, operations, users
+from syncstorage.admin import accounts, activity_page, nodes, operations, users
 from syncstorage.admin.context import AdminContext
 from syncstorage.admin.page import Refusal, csrf_field, html_response, read_form, redirect
 from syncstorage.admin.signin import (
@@ -74,11 +74,24 @@ class AdminRoutes:
             Route(base + "/users", self._page(users.user_list), methods=["GET"]),
             Route(base + "/users/{uid:int}", self._page(users.user_detail), methods=["GET"]),
             Route(base + "/users/{uid:int}/delete", self._action(users.delete_user_data), methods=["POST"]),
+            *(self._account_routes() if self.ctx.removal is not None else []),
             Route(base + "/nodes", self._page(nodes.node_list), methods=["GET"]),
             Route(base + "/nodes/{action}", self._action(nodes.node_action), methods=["POST"]),
             Route(base + "/activity", self._page(activity_page.activity), methods=["GET"]),
             Route(base + "/operations", self._page(operations.operations), methods=["GET"]),
             Route(base + "/operations/purge", self._action(operations.purge_now), methods=["POST"]),
+        ]
+
+    def _account_routes(self) -> list[Route]:
+        base = self.ctx.settings.admin_path + "/accounts"
+        return [
+            Route(base, self._page(accounts.account_list), methods=["GET"]),
+            Route(base + "/invite", self._action(accounts.invite), methods=["POST"]),
+            Route(base + "/{uid}", self._page(accounts.account_detail), methods=["GET"]),
+            Route(base + "/{uid}/reset", self._action(accounts.reset_password), methods=["POST"]),
+            Route(base + "/{uid}/disable", self._action(accounts.disable), methods=["POST"]),
+            Route(base + "/{uid}/enable", self._action(accounts.enable), methods=["POST"]),
+            Route(base + "/{uid}/delete", self._action(accounts.delete), methods=["POST"]),
         ]
 
     # --- guards ---

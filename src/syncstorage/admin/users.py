@@ -114,9 +114,6 @@ tokenserver record stays: the user's next sync uploads their data again from the
 <button type="submit" class="danger">Delete stored data</button>
 </form>
 </section>"""
-    # Account actions (invite, reset password, disable, delete) come with the
-    # accounts server (src/syncstorage/accounts/): a section here, and their
-    # POST routes in admin/routes.py beside delete_user_data's.
     return html_response(ctx.layout.render(f"User {uid}", body, current="/users", csrf=session.csrf))
 
 

@@ -1,4 +1,4 @@
-"""`syncstorage account add|list|invite|reset-password|delete|rotate-key`:
+"""`syncstorage account add|list|invite|reset-password|disable|enable|delete|rotate-key`:
 the built-in accounts server's accounts (docs/accounts.md)."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import time
 import click
 import sqlalchemy as sa
 
+from syncstorage.account_removal import AccountRemoval, StoredDataLeft
 from syncstorage.accounts import admin, signing
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
 from syncstorage.cli.tables import format_time, print_table
-from syncstorage.cli.user import delete_stored_data, open_storage, token_records
+from syncstorage.cli.user import open_storage
 from syncstorage.settings import Settings
 
 EMAIL_ARGUMENT = click.argument("email")
@@ -34,7 +35,7 @@ class AccountsDatabase:
         self.engine.dispose()
         if isinstance(exc, sa.exc.SQLAlchemyError):
             raise database_problem(self.url, exc) from None
-        if isinstance(exc, admin.AccountProblem):
+        if isinstance(exc, (admin.AccountProblem, StoredDataLeft)):
             raise DatabaseProblem(str(exc)) from None
 
 
@@ -69,8 +70,9 @@ def account_list(config_file) -> None:
         rows = admin.list_accounts(engine)
     print_table(
         "accounts",
-        ["email", "uid", "created", "password set", "keys changed"],
-        [(r.email, r.uid, format_time(r.created_at), format_time(r.verifier_set_at), format_time(r.keys_changed_at))
+        ["email", "uid", "created", "password set", "keys changed", "disabled"],
+        [(r.email, r.uid, format_time(r.created_at), format_time(r.verifier_set_at), format_time(r.keys_changed_at),
+          format_time(r.disabled_at))
          for r in rows],
     )
 
@@ -96,8 +98,33 @@ def reset_password(config_file, email: str) -> None:
     fresh sync from their local data."""
     database = AccountsDatabase(config_file)
     with database as engine:
-        code = admin.reset_token(engine, email, _now_ms(), database.settings.accounts_reset_ttl)
+        code = admin.reset_token(engine, admin.find(engine, email), _now_ms(), database.settings.accounts_reset_ttl)
     click.echo(code)
+
+
+@account.command()
+@config_option
+@EMAIL_ARGUMENT
+def disable(config_file, email: str) -> None:
+    """Disable EMAIL's account: it cannot sign in, its sessions, devices and
+    refresh tokens end, and the tokenserver refuses its access tokens (its
+    Firefoxes stop syncing once their storage token expires). Its data stays."""
+    _set_disabled(config_file, email, True)
+
+
+@account.command()
+@config_option
+@EMAIL_ARGUMENT
+def enable(config_file, email: str) -> None:
+    """Enable EMAIL's disabled account again: it can sign in (each Firefox
+    signs in again) and sync as before."""
+    _set_disabled(config_file, email, False)
+
+
+def _set_disabled(config_file, email: str, disabled: bool) -> None:
+    with AccountsDatabase(config_file) as engine:
+        admin.set_disabled(engine, admin.find(engine, email), disabled, _now_ms())
+    click.echo(f"{'disabled' if disabled else 'enabled'} account {email}")
 
 
 @account.command()
@@ -105,23 +132,21 @@ def reset_password(config_file, email: str) -> None:
 @EMAIL_ARGUMENT
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(config_file, email: str, yes: bool) -> None:
-    """Delete EMAIL's account, its sessions and devices, and its synced data."""
+    """Delete EMAIL's account, its sessions and devices, its synced data (in
+    this server's storage database) and its tokenserver records."""
     database = AccountsDatabase(config_file)
     if not yes:
         click.confirm(f"Delete the account {email} and all its synced data?", abort=True)
-    with database as engine:
-        uid = admin.delete(engine, email)
-    click.echo(f"deleted account {email} (uid {uid})")
-    settings = database.settings
+    storage = open_storage(database.settings)
     try:
-        records = token_records(settings, uid)
-    except DatabaseProblem:
-        return  # never synced here
-    storage = open_storage(settings)
-    try:
-        delete_stored_data(storage, [row.uid for row in records])
+        with database as engine:
+            removal = AccountRemoval(engine, storage, database.settings.fxa_email_domain)
+            removed = removal.delete_account(admin.find(engine, email))
     finally:
         storage.close()
+    click.echo(f"deleted account {email} (uid {removed.uid})")
+    for uid in removed.storage_uids:
+        click.echo(f"deleted the stored data of uid {uid}")
 
 
 @account.command("rotate-key")

@@ -22,6 +22,7 @@ from .dialect import WRITE_OPTION, Dialect, HeldLock, Writers
 from .errors import ConflictError, StorageError, UnavailableError
 from .mysql import MySQLDialect
 from .postgresql import PostgresDialect
+from .prefix import prefix_range
 from .sqlite import SQLiteDialect
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Writers",
     "create_engine",
     "for_url",
+    "prefix_range",
 ]
 
 _DIALECTS: dict[str, type[Dialect]] = {

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from syncstorage.db import prefix_range
 from syncstorage.tokenserver.store import ensure_service
 from syncstorage.tokenserver.records import now_ms
 from syncstorage.tokenserver.schema import SYNC_SERVICE, nodes, services, users
@@ -172,13 +173,6 @@ def find_node(engine: sa.Engine, url: str) -> sa.Row | None:
         ).first()
 
 
-def _prefix_range(prefix: str) -> sa.ColumnElement[bool]:
-    """email starts with `prefix`, as a range the lookup_idx index serves
-    (LIKE would not use it on SQLite or PostgreSQL's usual collations)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return sa.and_(users.c.email >= prefix, users.c.email < upper)
-
-
 def user_page(
     engine: sa.Engine, *, before: int | None = None, search: str = "", limit: int = 50
 ) -> tuple[Sequence[sa.Row], int]:
@@ -200,7 +194,7 @@ def user_page(
         # every record (replaced ones too): a filter on service or
         # replaced_at would lead SQLite's planner to replaced_at_idx and a
         # scan of every current user
-        query = query.where(_prefix_range(search)).order_by(users.c.email, users.c.service, users.c.created_at)
+        query = query.where(prefix_range(users.c.email, search)).order_by(users.c.email, users.c.service, users.c.created_at)
     else:
         query = query.where(users.c.service == service_id, users.c.replaced_at.is_(None)).order_by(users.c.uid.desc())
         if before is not None:
@@ -229,3 +223,9 @@ def undrain_node(engine: sa.Engine, url: str) -> None:
                 ),
             )
         )
+
+
+def delete_user_records(engine: sa.Engine, email: str) -> int:
+    """Delete every record of one email (a deleted account's): the number deleted."""
+    with engine.begin() as conn:
+        return conn.execute(sa.delete(users).where(users.c.email == email)).rowcount
