@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .. import StorageError, UserMigrating
+from .. import ConflictError, StorageError, UserMigrating
 from .schema import TOMBSTONE_COLLECTION
 
 if TYPE_CHECKING:
@@ -71,10 +71,15 @@ def refuse_if_migrating(conn: sa.Connection, storage: SQLStorage, fxa_uid: str, 
 def mark_moving(source: SQLStorage, fxa_uid: str) -> None:
     """State 1 for the user, once no write session that could miss it is
     running (module doc). Raises ConflictError when that takes longer than
-    the lock timeout."""
+    the lock timeout, or when the lock row had to be re-created."""
     m = source.tables.migration
     with source.transaction(write=True) as conn:
-        conn.execute(source.dialect.insert_ignore(m).values(fxa_uid=LOCK_ROW, started_at=0, state=0))
+        missing = conn.execute(source.dialect.insert_ignore(m).values(fxa_uid=LOCK_ROW, started_at=0, state=0)).rowcount
+    if missing:
+        # writes in flight did not hold it: they may still commit after a
+        # mark; those of a later attempt will have
+        raise ConflictError("the migration table's lock row was missing (deleted by hand?): re-created it, run again")
+    with source.transaction(write=True) as conn:
         conn.execute(source.dialect.lock(sa.select(m.c.state).where(m.c.fxa_uid == LOCK_ROW), write=True))
         conn.execute(sa.delete(m).where(m.c.fxa_uid == fxa_uid))
         conn.execute(sa.insert(m).values(fxa_uid=fxa_uid, started_at=source.clock.now_ms(), state=MOVING))
