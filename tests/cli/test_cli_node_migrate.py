@@ -5,15 +5,23 @@ source keeps refusing them; interrupted runs finish; refusals are one line
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 import sqlalchemy as sa
 
+from support.cli import invoke
 from support.databases import fresh_database_url
 from support.nodes import NODE_A, NODE_B, Nodes, fill, fxa_uid, make_nodes, migration_states, user_rows
-from support.server import free_port
+from support.server import free_port, server_environment
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.moves import MOVED, MOVING, copy_user, mark_moving
 from syncstorage.tokenserver.admin import move_user
+from syncstorage.tokenserver.schema import nodes as node_table
 
 PAIRS = [("sqlite", "postgresql"), ("postgresql", "mysql"), ("mysql", "sqlite")]
 
@@ -75,8 +83,6 @@ def test_users_move_with_their_data_exactly(pair):
 
 
 def _loads(nodes: Nodes) -> dict[str, tuple[int, int]]:
-    from syncstorage.tokenserver.schema import nodes as node_table
-
     engine = nodes.token_engine()
     try:
         with engine.connect() as conn:
@@ -151,8 +157,6 @@ def _one_line_refusal(result, exit_code: int = 1) -> str:
 
 
 def test_unknown_node_is_one_line(sqlite_pair):
-    from support.cli import invoke
-
     result = invoke(
         sqlite_pair.source_url, "node", "migrate", "--from", "https://nowhere.example", "--to", NODE_B,
         "--from-database", sqlite_pair.source_url, "--to-database", sqlite_pair.dest_url,
@@ -171,11 +175,52 @@ def test_database_down_or_old_schema_is_one_line(sqlite_pair, tmp_path):
 
 
 def test_refused_without_allow_migration(sqlite_pair):
-    from support.cli import invoke
-
     result = invoke(
         sqlite_pair.source_url, "node", "migrate", "--from", NODE_A, "--to", NODE_B,
         "--from-database", sqlite_pair.source_url, "--to-database", sqlite_pair.dest_url,
         tokenserver_database_url=sqlite_pair.token_url,
     )
     assert "allow_migration is off" in _one_line_refusal(result, exit_code=2)
+
+
+def test_a_run_killed_mid_copy_finishes_when_run_again(tmp_path):
+    """kill -9 of the command while it copies a user, then a second run."""
+    nodes = make_nodes(
+        fresh_database_url("sqlite", tmp_path, "_from"),
+        fresh_database_url("postgresql", tmp_path, "_to"),
+        f"sqlite:///{tmp_path / 'tokens.db'}",
+    )
+    source, dest = storages(nodes)
+    try:
+        for uid in (1, 2):
+            fill(source, uid, records=400)
+            nodes.add_user(uid)
+        before = {uid: user_rows(source, uid) for uid in (1, 2)}
+        env = server_environment(
+            database_url=nodes.source_url, tokenserver_database_url=nodes.token_url, allow_migration="true"
+        )
+        command = [
+            sys.executable, "-m", "syncstorage", "node", "migrate", "--from", NODE_A, "--to", NODE_B,
+            "--from-database", nodes.source_url, "--to-database", nodes.dest_url, "--chunk-size", "1",
+        ]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        bso = dest.tables.bso_for(1)
+        deadline = time.monotonic() + 60
+        copied = 0
+        while copied < 50 and time.monotonic() < deadline and process.poll() is None:
+            with dest.engine.connect() as conn:
+                copied = conn.execute(sa.select(sa.func.count()).select_from(bso).where(bso.c.userid == 1)).scalar_one()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+        assert copied >= 50 and migration_states(source) == {fxa_uid(1): MOVING}  # killed mid-copy
+        assert nodes.node_of() == {1: NODE_A, 2: NODE_A}
+
+        again = nodes.migrate()
+        assert again.exit_code == 0, again.output
+        assert "moved 2 users" in again.output.splitlines()[-1]
+        for uid in (1, 2):
+            assert user_rows(dest, uid) == before[uid]  # no duplicate, nothing missing
+        assert migration_states(source) == {fxa_uid(1): MOVED, fxa_uid(2): MOVED}
+    finally:
+        source.close()
+        dest.close()
