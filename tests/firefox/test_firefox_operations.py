@@ -121,6 +121,65 @@ def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, 
     step("restarted, moved to node B, uploaded again")
 
 
+def test_migrated_user_continues_on_the_new_node_without_uploading(start_sync_server, make_firefox, fxa):
+    """As the drain above, but the user is moved with `node migrate`: node A
+    refuses the old token with 503 Retry-After 300 (Firefox backs off,
+    wipes nothing), and after a restart (a new token: node B) Firefox syncs
+    on B without uploading its data again or resetting the server."""
+    step = Steps()
+    secret = secrets.token_hex(32)
+    tokenserver = start_sync_server(None, "tokenserver", master_secret=secret, storage_enabled="false")
+    node_a = start_sync_server(None, "node-a", master_secret=secret, tokenserver_enabled="false", allow_migration="true")
+    node_b = start_sync_server(None, "node-b", master_secret=secret, tokenserver_enabled="false")
+    node_command(tokenserver, "add", node_a.public_url, "--capacity", "10")
+    node_command(tokenserver, "add", node_b.public_url, "--capacity", "10", "--downed")
+    account = fxa.create_account("migrated@example.org")
+    firefox = make_firefox("profile", tokenserver)
+    actions.sign_in(firefox, fxa, account)
+    actions.add_bookmarks(firefox, "Moving", 200, "https://moving.example/")
+    actions.add_history(firefox, 300, "https://moving-history.example/")
+    actions.sync_ok(firefox)
+    with storage_client(tokenserver, fxa, account) as client:
+        assert client.root.startswith(node_a.public_url + "/1.5/")
+        on_a = client.get("info/collections").json()
+        counts_a = client.get("info/collection_counts").json()
+    assert counts_a["history"] == 300 and counts_a["bookmarks"] >= 201
+    step("synced to node A")
+
+    node_command(tokenserver, "update", node_b.public_url, "--not-downed")
+    node_command(tokenserver, "update", node_a.public_url, "--available", "0")
+    result = invoke_cli(
+        "node", "migrate", "--from", node_a.public_url, "--to", node_b.public_url,
+        "--from-database", f"sqlite:///{node_a.data_dir / 'syncstorage.db'}",
+        "--to-database", f"sqlite:///{node_b.data_dir / 'syncstorage.db'}",
+        env={**tokenserver.env, "SYNCSTORAGE_ALLOW_MIGRATION": "true"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "moved 1 users" in result.stdout
+    step("moved to node B")
+
+    # Firefox's token still names A: refused, and Firefox backs off
+    status = actions.sync(firefox)
+    assert status["service"] != "success.status_ok", status
+    assert 503 in request_statuses(node_a)["info/collections"]
+    firefox.stop()
+    firefox.start()  # a new token, for node B
+    actions.add_bookmarks(firefox, "After the move", 3, "https://after-move.example/")
+    actions.sync_ok(firefox)
+    with storage_client(tokenserver, fxa, account) as client:
+        assert client.root.startswith(node_b.public_url + "/1.5/")
+        on_b = client.get("info/collections").json()
+        counts_b = client.get("info/collection_counts").json()
+    print("collections on node A:", on_a, "then on node B:", on_b)
+    statuses = request_statuses(node_b)
+    # not uploaded again, no fresh start: history, meta/global and crypto/keys untouched
+    assert {name: on_b[name] for name in ("history", "meta", "crypto")} == {name: on_a[name] for name in ("history", "meta", "crypto")}
+    assert counts_b["history"] == counts_a["history"]
+    assert counts_b["bookmarks"] >= counts_a["bookmarks"] + 3 and on_b["bookmarks"] > on_a["bookmarks"]
+    assert "storage_root" not in statuses, statuses  # no DELETE /storage (a wipe)
+    step("restarted, continued on node B")
+
+
 def test_key_change_starts_over_and_signs_the_old_device_out(start_sync_server, make_firefox, fxa, sqlite_url):
     """A password reset: new kB, keys_changed_at and generation bumped,
     every session ended. A device signing in with the new keys gets a new

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 MOVING, MOVED = 1, 2  # migration.state (storage-model §3.8)
 LOCK_ROW = ""  # the fxa_uid of the row write sessions share (never a real one)
-ROWS_PER_STATEMENT = 100  # rows in one multi-row INSERT
 _BSO_COLUMNS = ("id", "sortindex", "modified", "payload", "payload_size", "ttl")
 _TOMBSTONE_NAME = ""  # the tombstone's user_collections row, by "name"
 
@@ -244,8 +243,9 @@ def copy_user(source: SQLStorage, dest: SQLStorage, uid: int, chunk_size: int) -
                 digest.add(name, row)
                 values.append({"userid": uid, "collection": ids[name], **row._asdict()})
             with dest.transaction(write=True) as conn:
-                for start in range(0, len(values), ROWS_PER_STATEMENT):
-                    conn.execute(sa.insert(target).values(values[start : start + ROWS_PER_STATEMENT]))
+                # executemany: the drivers batch it (psycopg's pipeline,
+                # the MySQL drivers' multi-row INSERT)
+                conn.execute(sa.insert(target), values)
     # last: a user whose copy broke off has no collection timestamps there
     if stamps:
         with dest.transaction(write=True) as conn:
