@@ -82,22 +82,37 @@ def node_command(tokenserver, *args: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, fxa):
-    """Tokenserver and two storage nodes as separate processes; the user's
-    node is drained with the CLI and Firefox, on its next token, uploads
-    everything again to the other node."""
-    step = Steps()
+def two_nodes(start_sync_server, **node_a_settings) -> tuple[RunningServer, RunningServer, RunningServer]:
+    """A tokenserver and two storage nodes as separate processes, A taking
+    new users, B registered but down."""
     secret = secrets.token_hex(32)
     tokenserver = start_sync_server(None, "tokenserver", master_secret=secret, storage_enabled="false")
-    node_a, node_b = (start_sync_server(None, f"node-{n}", master_secret=secret, tokenserver_enabled="false") for n in "ab")
+    node_a = start_sync_server(None, "node-a", master_secret=secret, tokenserver_enabled="false", **node_a_settings)
+    node_b = start_sync_server(None, "node-b", master_secret=secret, tokenserver_enabled="false")
     node_command(tokenserver, "add", node_a.public_url, "--capacity", "10")
     node_command(tokenserver, "add", node_b.public_url, "--capacity", "10", "--downed")
-    account = fxa.create_account("drained@example.org")
+    return tokenserver, node_a, node_b
+
+
+def synced_to_node_a(make_firefox, fxa, account, tokenserver):
+    """A Firefox signed in to `account` that has synced 200 bookmarks and
+    300 history pages."""
     firefox = make_firefox("profile", tokenserver)
     actions.sign_in(firefox, fxa, account)
     actions.add_bookmarks(firefox, "Moving", 200, "https://moving.example/")
     actions.add_history(firefox, 300, "https://moving-history.example/")
     actions.sync_ok(firefox)
+    return firefox
+
+
+def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, fxa):
+    """Tokenserver and two storage nodes as separate processes; the user's
+    node is drained with the CLI and Firefox, on its next token, uploads
+    everything again to the other node."""
+    step = Steps()
+    tokenserver, node_a, node_b = two_nodes(start_sync_server)
+    account = fxa.create_account("drained@example.org")
+    firefox = synced_to_node_a(make_firefox, fxa, account, tokenserver)
     with storage_client(tokenserver, fxa, account) as client:
         assert client.root.startswith(node_a.public_url + "/1.5/")
         on_a = client.get("info/collection_counts").json()
@@ -127,18 +142,9 @@ def test_migrated_user_continues_on_the_new_node_without_uploading(start_sync_se
     wipes nothing), and after a restart (a new token: node B) Firefox syncs
     on B without uploading its data again or resetting the server."""
     step = Steps()
-    secret = secrets.token_hex(32)
-    tokenserver = start_sync_server(None, "tokenserver", master_secret=secret, storage_enabled="false")
-    node_a = start_sync_server(None, "node-a", master_secret=secret, tokenserver_enabled="false", allow_migration="true")
-    node_b = start_sync_server(None, "node-b", master_secret=secret, tokenserver_enabled="false")
-    node_command(tokenserver, "add", node_a.public_url, "--capacity", "10")
-    node_command(tokenserver, "add", node_b.public_url, "--capacity", "10", "--downed")
+    tokenserver, node_a, node_b = two_nodes(start_sync_server, allow_migration="true")
     account = fxa.create_account("migrated@example.org")
-    firefox = make_firefox("profile", tokenserver)
-    actions.sign_in(firefox, fxa, account)
-    actions.add_bookmarks(firefox, "Moving", 200, "https://moving.example/")
-    actions.add_history(firefox, 300, "https://moving-history.example/")
-    actions.sync_ok(firefox)
+    firefox = synced_to_node_a(make_firefox, fxa, account, tokenserver)
     with storage_client(tokenserver, fxa, account) as client:
         assert client.root.startswith(node_a.public_url + "/1.5/")
         on_a = client.get("info/collections").json()
