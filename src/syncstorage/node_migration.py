@@ -51,10 +51,21 @@ log = logging.getLogger("syncstorage.migrate")
 
 PROGRESS_EVERY_S = 5.0  # seconds between progress lines
 MAX_INTERRUPTED = 1000  # marks of earlier runs completed per run
+# One run at a time moves users off a database (`Dialect.try_lock`, held
+# for each user's move): two would unmark and clear each other's users
+# mid-copy. A run that dies leaves the lease on PostgreSQL / MariaDB for up
+# to this long (SQLite's flock goes with the process); far longer than one
+# user's move (a user of 100,000 records: about 10 s).
+LOCK_NAME = "node-migrate"
+LOCK_SECONDS = 600.0
 
 
 class UserNotMoved(Exception):
     """One user could not be moved; the others can."""
+
+
+class AnotherRun(Exception):
+    """Another run is moving users off the same database: this one stops."""
 
 
 @dataclass
@@ -140,6 +151,17 @@ class NodeMove:
 
     def move(self, uid: int, fxa_uid: str) -> int:
         """Move one user (module doc); returns the records copied."""
+        held = self.source.dialect.try_lock(self.source.engine, LOCK_NAME, LOCK_SECONDS)
+        if held is None:
+            raise AnotherRun(
+                f"another `node migrate` is moving users off this database (one that died holds it up to {LOCK_SECONDS:.0f} s)"
+            )
+        try:
+            return self._move(uid, fxa_uid)
+        finally:
+            held.release()
+
+    def _move(self, uid: int, fxa_uid: str) -> int:
         try:
             mark_moving(self.source, fxa_uid)
         except ConflictError as exc:  # writes in flight held the lock too long

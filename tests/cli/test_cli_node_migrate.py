@@ -18,6 +18,7 @@ from support.cli import invoke
 from support.databases import fresh_database_url
 from support.nodes import NODE_A, NODE_B, Nodes, fill, fxa_uid, make_nodes, migration_states, user_rows
 from support.server import free_port, server_environment
+from syncstorage.node_migration import LOCK_NAME
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.storage.sql.moves import MOVED, MOVING, copy_user, mark_moving
 from syncstorage.tokenserver.admin import move_user
@@ -222,5 +223,59 @@ def test_a_run_killed_mid_copy_finishes_when_run_again(tmp_path):
             assert user_rows(dest, uid) == before[uid]  # no duplicate, nothing missing
         assert migration_states(source) == {fxa_uid(1): MOVED, fxa_uid(2): MOVED}
     finally:
+        source.close()
+        dest.close()
+
+
+def test_a_copy_that_differs_leaves_the_user_on_the_source(sqlite_pair):
+    """The destination changes what it is given (a trigger): verification
+    fails, the user stays assigned to A and is no longer refused there,
+    the partial copy is removed; one line for the user, exit status 1."""
+    source, dest = storages(sqlite_pair)
+    try:
+        for uid in (1, 2):
+            fill(source, uid, records=5)
+            sqlite_pair.add_user(uid)
+        with dest.engine.begin() as conn:
+            conn.execute(sa.text(
+                "CREATE TRIGGER corrupt AFTER INSERT ON bso WHEN NEW.userid = 1 AND NEW.id = 'h3'"
+                " BEGIN UPDATE bso SET payload = 'changed' WHERE rowid = NEW.rowid; END"
+            ))
+        result = sqlite_pair.migrate()
+        assert result.exit_code == 1, result.output
+        assert "uid 1: not moved: the copy differs: history: the rows' contents differ" in result.output
+        assert "Traceback" not in result.output
+        assert "moved 1 users" in result.output
+        assert sqlite_pair.node_of() == {1: NODE_A, 2: NODE_B}
+        assert migration_states(source) == {fxa_uid(2): MOVED}
+        assert user_rows(dest, 1) == ({}, {})
+    finally:
+        source.close()
+        dest.close()
+
+
+def test_the_same_database_for_both_nodes_is_refused(sqlite_pair):
+    result = invoke(
+        sqlite_pair.source_url, "node", "migrate", "--from", NODE_A, "--to", NODE_B,
+        allow_migration="true", tokenserver_database_url=sqlite_pair.token_url,
+    )
+    assert "give --from-database and --to-database" in _one_line_refusal(result, exit_code=2)
+
+
+def test_one_run_at_a_time_per_source(sqlite_pair):
+    source, dest = storages(sqlite_pair)
+    held = source.dialect.try_lock(source.engine, LOCK_NAME, 600)
+    try:
+        fill(source, 1, records=2)
+        sqlite_pair.add_user(1)
+        assert held is not None
+        assert "another `node migrate` is moving users off this database" in _one_line_refusal(sqlite_pair.migrate())
+        assert sqlite_pair.node_of() == {1: NODE_A} and migration_states(source) == {}
+        held.release()
+        held = None
+        assert "moved 1 users" in sqlite_pair.migrate().output
+    finally:
+        if held is not None:
+            held.release()
         source.close()
         dest.close()

@@ -10,7 +10,7 @@ from syncstorage.cli.common import SettingsProblem, config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
 from syncstorage.config import masked_url
 from syncstorage.logs import one_line
-from syncstorage.node_migration import NodeMove
+from syncstorage.node_migration import AnotherRun, NodeMove
 from syncstorage.storage import UnavailableError
 from syncstorage.storage.sql import SQLStorage
 from syncstorage.tokenserver import admin
@@ -88,6 +88,8 @@ def node_migrate(config_file, from_url, to_url, limit, from_database, to_databas
         )
         try:
             summary = move.run(limit)
+        except AnotherRun as exc:
+            raise DatabaseProblem(str(exc)) from None
         except UnavailableError as exc:
             raise DatabaseProblem(one_line("a storage database is unavailable; run again to finish", exc)) from None
         except sa.exc.SQLAlchemyError as exc:

@@ -123,14 +123,20 @@ class UserDigest:
         self.rows[name] = self.rows.get(name, 0) + 1
         self.digests[name] = (self.digests.get(name, 0) + int.from_bytes(value)) % 2**256
 
-    def differences(self, other: UserDigest) -> list[str]:
-        names = sorted(set(self.rows) | set(other.rows) | set(self.timestamps) | set(other.timestamps))
-        return [
-            f"{name or 'tombstone'}: {self.rows.get(name, 0)} rows here, {other.rows.get(name, 0)} there"
-            for name in names
-            if (self.rows.get(name), self.digests.get(name), self.timestamps.get(name))
-            != (other.rows.get(name), other.digests.get(name), other.timestamps.get(name))
-        ]
+    def differences(self, copy: UserDigest) -> list[str]:
+        """What differs between this (the source) and `copy`, by collection."""
+        names = sorted(set(self.rows) | set(copy.rows) | set(self.timestamps) | set(copy.timestamps))
+        found = []
+        for name in names:
+            label = name or "tombstone"
+            rows, copied = self.rows.get(name, 0), copy.rows.get(name, 0)
+            if rows != copied:
+                found.append(f"{label}: {rows} rows at the source, {copied} in the copy")
+            elif self.digests.get(name) != copy.digests.get(name):
+                found.append(f"{label}: the rows' contents differ")
+            elif self.timestamps.get(name) != copy.timestamps.get(name):
+                found.append(f"{label}: timestamp {self.timestamps.get(name)} at the source, {copy.timestamps.get(name)} in the copy")
+        return found
 
     @property
     def total_rows(self) -> int:
