@@ -56,7 +56,9 @@ def checks(results: dict) -> list[dict]:
     row("big collection newer fetch p50", "big_collection.newer_fetch.p50_ms", "ms", "< 5", lambda v: v < 5)
     row("big collection ids= fetch p50", "big_collection.ids_fetch.p50_ms", "ms", "< 10", lambda v: v < 10)
     row("big collection paging", "big_collection.paging.records_per_s", "rec/s", ">= 50,000", lambda v: v >= 50_000)
-    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale"):
+    row("node migrate", "migrate.users_per_s", "users/s", "", lambda v: None)
+    row("node migrate records", "migrate.records_per_s", "rec/s", "", lambda v: None)
+    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale", "migrate"):
         if name in results:
             rows.append({"figure": f"{name} errors", "value": results[name]["errors"], "unit": "",
                          "target": "0", "ok": results[name]["errors"] == 0})  # fmt: skip
@@ -95,7 +97,7 @@ def print_table(results: dict, console: Console | None = None) -> None:
     console.print(cpu)
     if "scale" in results:
         print_scale(results["scale"], console)
-    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale"):
+    for name in ("first_sync", "steady", "big_collection", "ceiling", "scale", "migrate"):
         for sample in results.get(name, {}).get("error_samples", []):
             console.print(f"[red]{name}:[/] {sample}")
 

@@ -20,13 +20,15 @@ from bench import profiling, report
 from bench.servers import REPO, ServerProcess, ceiling_argv, free_port, python_env, syncstorage_argv
 from bench.target import Target
 from bench.workloads import big_collection, first_sync, steady
+from bench.workloads import migrate as migrate_users
 from bench.workloads import nodes
 from bench.workloads import scale as scale_sweep
 
 WORKLOADS = ("first_sync", "big_collection", "steady", "ceiling")
 # Not run by default: --only scale (minutes, several users of up to 100,000
-# records); --only nodes (a tokenserver and three storage nodes, SQLite only)
-OPTIONAL_WORKLOADS = ("scale", "nodes")
+# records); --only nodes (a tokenserver and three storage nodes, SQLite only);
+# --only migrate (`node migrate` from --database-url to --migrate-to)
+OPTIONAL_WORKLOADS = ("scale", "nodes", "migrate")
 
 SMOKE = {
     "first_sync": first_sync.Sizes(users=2, bookmarks=20, history=130, page=50),
@@ -34,6 +36,7 @@ SMOKE = {
     "steady": steady.Sizes(users=6, connections=3, seconds=1.0, warmup_seconds=0.3),
     "scale": scale_sweep.Sizes(sizes=(200, 1_000), repeats=3),
     "nodes": nodes.Sizes(users=60, capacities=(40, 30, 20), connections=4, phase_seconds=3, token_seconds=4),
+    "migrate": migrate_users.Sizes(users=5, records=50, chunk_size=20),
 }
 
 
@@ -48,6 +51,7 @@ def full_sizes(scale: float, steady_seconds: float, sweep: tuple[int, ...]) -> d
         "steady": replace(st, users=n(st.users), seconds=steady_seconds),
         "scale": scale_sweep.Sizes(sizes=sweep),  # not --scale: the sizes are the point
         "nodes": replace(nodes.Sizes(), users=n(nodes.Sizes().users)),
+        "migrate": replace(migrate_users.Sizes(), users=n(migrate_users.Sizes().users)),
     }
 
 
@@ -70,9 +74,11 @@ def full_sizes(scale: float, steady_seconds: float, sweep: tuple[int, ...]) -> d
 @click.option("--smoke", is_flag=True, help="Every workload tiny (seconds): keeps the tool working in CI.")
 @click.option("--profile", "profile_dir", type=click.Path(path_type=Path), default=None,
               help="Sample the server with py-spy during each workload; write the profiles to this directory.")
+@click.option("--migrate-to", default=None, metavar="URL",
+              help="The (empty) destination database of --only migrate [default: SQLite in a temporary directory].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the JSON results [default: bench/results/<time>-<backend>.json].")
-def main(database_url, workers, nonce_store_url, scale, steady_seconds, sweep_sizes, only, smoke, profile_dir, json_path) -> None:
+def main(database_url, workers, nonce_store_url, scale, steady_seconds, sweep_sizes, only, smoke, profile_dir, migrate_to, json_path) -> None:
     """Benchmark the syncstorage server (issue 6 workloads) on this machine."""
     try:
         sweep = tuple(int(size) for size in sweep_sizes.split(","))
@@ -107,7 +113,8 @@ def main(database_url, workers, nonce_store_url, scale, steady_seconds, sweep_si
     workdir = Path(tempfile.mkdtemp(prefix="syncstorage-bench-"))
     try:
         # uvloop: the generator's own CPU per request matters on 2 cores.
-        uvloop.run(run_all(selected, sizes, database_url, workers, nonce_store_url, workdir, logs, profile_dir, results))
+        uvloop.run(run_all(selected, sizes, database_url, workers, nonce_store_url, workdir, logs, profile_dir, results,
+                           migrate_to))  # fmt: skip
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["checks"] = report.checks(results)
@@ -118,12 +125,13 @@ def main(database_url, workers, nonce_store_url, scale, steady_seconds, sweep_si
     raise SystemExit(1 if errors else 0)
 
 
-async def run_all(selected, sizes, database_url, workers, nonce_store_url, workdir: Path, logs: Path, profile_dir, results: dict) -> None:
+async def run_all(selected, sizes, database_url, workers, nonce_store_url, workdir: Path, logs: Path, profile_dir, results: dict,
+                  migrate_to: str | None = None) -> None:  # fmt: skip
     secret = secrets.token_hex(16)
     env = python_env()
     if nonce_store_url:
         env["SYNCSTORAGE_NONCE_STORE_URL"] = nonce_store_url
-    server_workloads = [name for name in selected if name not in ("ceiling", "nodes")]
+    server_workloads = [name for name in selected if name not in ("ceiling", "nodes", "migrate")]
     if server_workloads:
         port = free_port()
         url = database_url or f"sqlite:///{workdir / 'bench.db'}"
@@ -142,6 +150,11 @@ async def run_all(selected, sizes, database_url, workers, nonce_store_url, workd
                     results[name] = await module.run(target, sizes[name])
     if "nodes" in selected:  # processes of its own, each on its own SQLite file
         results["nodes"] = await nodes.run(sizes["nodes"], workdir, logs, env, secret)
+    if "migrate" in selected:  # the command between two databases, no server
+        source = database_url or f"sqlite:///{workdir / 'migrate-from.db'}"
+        results["migrate"] = await migrate_users.run(
+            sizes["migrate"], workdir, logs, env, source, migrate_to or f"sqlite:///{workdir / 'migrate-to.db'}"
+        )
     if "ceiling" in selected:
         port = free_port()
         ceiling_env = dict(env, SYNCSTORAGE_MASTER_SECRET=secret,

@@ -65,6 +65,7 @@ def create_app(settings: Settings, *, clock: Clock = WALL_CLOCK) -> ASGIApp:
         database_timeout=settings.database_timeout,
         lock_timeout=settings.lock_timeout,
         clock=clock,
+        allow_migration=settings.allow_migration,
     )
     nonce_store = make_nonce_store(settings.nonce_store_url)
     authenticator = HawkAuthenticator.from_settings(settings, nonce_store, clock)

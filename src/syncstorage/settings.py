@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # Answer 503 to Firefox iOS clients older than version 20, which crash
     # on this server's answers (production behaviour, storage-api §15.3).
     reject_old_ios_clients: bool = True
+    # Refuse users who are being moved, or have moved, to another node by
+    # `syncstorage node migrate` (the `migration` table: 503 with
+    # Retry-After 300, storage-model §9). Off: no check at all; turn it on
+    # on a node before moving its users off it.
+    allow_migration: bool = False
     # The build's VCS commit, reported by /__version__ (env SYNCSTORAGE_COMMIT,
     # e.g. set from `git rev-parse HEAD` when an image is built). Empty: the
     # HEAD of the git checkout the server runs from, else "unknown".

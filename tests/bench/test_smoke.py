@@ -100,3 +100,18 @@ def test_sweep_sizes_must_be_record_counts(sizes):
     )  # fmt: skip
     assert run.returncode == 2, run.stdout + run.stderr
     assert "--sweep-sizes" in run.stderr and "record counts" in run.stderr
+
+
+def test_migrate_smoke_moves_every_record(tmp_path):
+    """`node migrate` between two SQLite files: every record at the destination."""
+    out = tmp_path / "migrate.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "migrate", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    migrate = orjson.loads(out.read_bytes())["migrate"]
+    assert migrate["errors"] == 0, migrate["error_samples"]
+    sizes = migrate["sizes"]
+    assert migrate["records_at_destination"] == sizes["users"] * sizes["records"]
+    assert migrate["users_per_s"] > 0 and migrate["records_per_s"] > 0

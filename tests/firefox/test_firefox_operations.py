@@ -82,22 +82,37 @@ def node_command(tokenserver, *args: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, fxa):
-    """Tokenserver and two storage nodes as separate processes; the user's
-    node is drained with the CLI and Firefox, on its next token, uploads
-    everything again to the other node."""
-    step = Steps()
+def two_nodes(start_sync_server, **node_a_settings) -> tuple[RunningServer, RunningServer, RunningServer]:
+    """A tokenserver and two storage nodes as separate processes, A taking
+    new users, B registered but down."""
     secret = secrets.token_hex(32)
     tokenserver = start_sync_server(None, "tokenserver", master_secret=secret, storage_enabled="false")
-    node_a, node_b = (start_sync_server(None, f"node-{n}", master_secret=secret, tokenserver_enabled="false") for n in "ab")
+    node_a = start_sync_server(None, "node-a", master_secret=secret, tokenserver_enabled="false", **node_a_settings)
+    node_b = start_sync_server(None, "node-b", master_secret=secret, tokenserver_enabled="false")
     node_command(tokenserver, "add", node_a.public_url, "--capacity", "10")
     node_command(tokenserver, "add", node_b.public_url, "--capacity", "10", "--downed")
-    account = fxa.create_account("drained@example.org")
+    return tokenserver, node_a, node_b
+
+
+def synced_to_node_a(make_firefox, fxa, account, tokenserver):
+    """A Firefox signed in to `account` that has synced 200 bookmarks and
+    300 history pages."""
     firefox = make_firefox("profile", tokenserver)
     actions.sign_in(firefox, fxa, account)
     actions.add_bookmarks(firefox, "Moving", 200, "https://moving.example/")
     actions.add_history(firefox, 300, "https://moving-history.example/")
     actions.sync_ok(firefox)
+    return firefox
+
+
+def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, fxa):
+    """Tokenserver and two storage nodes as separate processes; the user's
+    node is drained with the CLI and Firefox, on its next token, uploads
+    everything again to the other node."""
+    step = Steps()
+    tokenserver, node_a, node_b = two_nodes(start_sync_server)
+    account = fxa.create_account("drained@example.org")
+    firefox = synced_to_node_a(make_firefox, fxa, account, tokenserver)
     with storage_client(tokenserver, fxa, account) as client:
         assert client.root.startswith(node_a.public_url + "/1.5/")
         on_a = client.get("info/collection_counts").json()
@@ -119,6 +134,56 @@ def test_drained_node_moves_firefox_to_another(start_sync_server, make_firefox, 
     assert on_b["bookmarks"] == on_a["bookmarks"]
     assert on_b["clients"] == 1
     step("restarted, moved to node B, uploaded again")
+
+
+def test_migrated_user_continues_on_the_new_node_without_uploading(start_sync_server, make_firefox, fxa):
+    """As the drain above, but the user is moved with `node migrate`: node A
+    refuses the old token with 503 Retry-After 300 (Firefox backs off,
+    wipes nothing), and after a restart (a new token: node B) Firefox syncs
+    on B without uploading its data again or resetting the server."""
+    step = Steps()
+    tokenserver, node_a, node_b = two_nodes(start_sync_server, allow_migration="true")
+    account = fxa.create_account("migrated@example.org")
+    firefox = synced_to_node_a(make_firefox, fxa, account, tokenserver)
+    with storage_client(tokenserver, fxa, account) as client:
+        assert client.root.startswith(node_a.public_url + "/1.5/")
+        on_a = client.get("info/collections").json()
+        counts_a = client.get("info/collection_counts").json()
+    assert counts_a["history"] == 300 and counts_a["bookmarks"] >= 201
+    step("synced to node A")
+
+    node_command(tokenserver, "update", node_b.public_url, "--not-downed")
+    node_command(tokenserver, "update", node_a.public_url, "--available", "0")
+    result = invoke_cli(
+        "node", "migrate", "--from", node_a.public_url, "--to", node_b.public_url,
+        "--from-database", f"sqlite:///{node_a.data_dir / 'syncstorage.db'}",
+        "--to-database", f"sqlite:///{node_b.data_dir / 'syncstorage.db'}",
+        env={**tokenserver.env, "SYNCSTORAGE_ALLOW_MIGRATION": "true"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "moved 1 users" in result.stdout
+    step("moved to node B")
+
+    # Firefox's token still names A: refused, and Firefox backs off
+    status = actions.sync(firefox)
+    assert status["service"] != "success.status_ok", status
+    assert 503 in request_statuses(node_a)["info/collections"]
+    firefox.stop()
+    firefox.start()  # a new token, for node B
+    actions.add_bookmarks(firefox, "After the move", 3, "https://after-move.example/")
+    actions.sync_ok(firefox)
+    with storage_client(tokenserver, fxa, account) as client:
+        assert client.root.startswith(node_b.public_url + "/1.5/")
+        on_b = client.get("info/collections").json()
+        counts_b = client.get("info/collection_counts").json()
+    print("collections on node A:", on_a, "then on node B:", on_b)
+    statuses = request_statuses(node_b)
+    # not uploaded again, no fresh start: history, meta/global and crypto/keys untouched
+    assert {name: on_b[name] for name in ("history", "meta", "crypto")} == {name: on_a[name] for name in ("history", "meta", "crypto")}
+    assert counts_b["history"] == counts_a["history"]
+    assert counts_b["bookmarks"] >= counts_a["bookmarks"] + 3 and on_b["bookmarks"] > on_a["bookmarks"]
+    assert "storage_root" not in statuses, statuses  # no DELETE /storage (a wipe)
+    step("restarted, continued on node B")
 
 
 def test_key_change_starts_over_and_signs_the_old_device_out(start_sync_server, make_firefox, fxa, sqlite_url):

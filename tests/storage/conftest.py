@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from support.databases import fresh_database_url
 from syncstorage.storage.sql import SQLStorage, migrate
+from syncstorage.storage.sql.moves import LOCK_ROW
 from syncstorage.storage.sql.schema import FIRST_CUSTOM_COLLECTION_ID
 
 # a small shard count keeps table creation fast; users 1..3 hit different shards
@@ -34,7 +35,7 @@ def layout(layout_name) -> dict:
 @pytest.fixture
 def storage_url(backend_name, layout_name, tmp_path_factory) -> str:
     """A migrated database of this backend and layout, emptied of all rows
-    but the seeded collections."""
+    but the seeded ones (collections, the migration table's lock row)."""
     key = (backend_name, layout_name)
     if key not in _migrated:
         url = fresh_database_url(backend_name, tmp_path_factory.mktemp("db"), f"_{layout_name}")
@@ -49,6 +50,8 @@ def storage_url(backend_name, layout_name, tmp_path_factory) -> str:
                     conn.execute(
                         sa.delete(table).where(table.c.collectionid >= FIRST_CUSTOM_COLLECTION_ID)
                     )
+                elif table is storage.tables.migration:  # keep the seeded lock row
+                    conn.execute(sa.delete(table).where(table.c.fxa_uid != LOCK_ROW))
                 else:
                     conn.execute(sa.delete(table))
     finally:

@@ -21,10 +21,10 @@ def test_requests_waiting_for_the_write_lock_do_not_block_reads(client, monkeypa
     # the write sessions started, each holding a write thread while it waits
     writing, original = threading.Semaphore(0), SQLStorage.session
 
-    def counting(self, userid, collection=None, *, write=False):
+    def counting(self, userid, collection=None, *, write=False, **options):
         if write:
             writing.release()
-        return original(self, userid, collection, write=write)
+        return original(self, userid, collection, write=write, **options)
 
     monkeypatch.setattr(SQLStorage, "session", counting)
     probe = SQLStorage(client.settings.effective_database_url)  # as create_app makes it

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from syncstorage.cli.common import config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
+from syncstorage.cli.node_migrate import node_migrate
 from syncstorage.cli.tables import print_table
 from syncstorage.tokenserver import admin
 from syncstorage.tokenserver.db import make_engine
@@ -66,6 +67,9 @@ def node() -> None:
     """Storage nodes users are assigned to."""
 
 
+node.add_command(node_migrate)
+
+
 @node.command("list")
 @config_option
 def node_list(config_file) -> None:
@@ -110,7 +114,8 @@ def node_update(config_file, url, **fields) -> None:
 @click.argument("url")
 def node_drain(config_file, url) -> None:
     """Give the node no new users and move its users to other nodes: each
-    gets a new node at its next sync, and Firefox uploads its data there."""
+    gets a new node at its next sync, and Firefox uploads its data there
+    (`node migrate` moves users with their data instead)."""
     with TokenserverDatabase(config_file) as engine:
         moved = admin.drain_node(engine, url)
     click.echo(f"drained node {url.rstrip('/')}: {moved} users will move at their next sync")

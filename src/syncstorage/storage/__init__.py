@@ -93,6 +93,12 @@ class InvalidOffsetError(StorageError):
     """An offset token that does not fit the query (HTTP 400)."""
 
 
+class UserMigrating(StorageError):
+    """The user is being moved, or has moved, to another node (the
+    `migration` table, with allow_migration on): HTTP 503 with
+    Retry-After 300 (storage-model §9)."""
+
+
 # --- the interface -------------------------------------------------------------
 
 
@@ -179,9 +185,13 @@ class Storage(Protocol):
     reads_never_wait: bool
 
     def session(
-        self, userid: int, collection: str | None = None, *, write: bool = False
+        self, userid: int, collection: str | None = None, *, write: bool = False, fxa_uid: str | None = None
     ) -> AbstractContextManager[Session]:
         """Open a transaction and take the lock of storage-model §5.
+
+        With allow_migration on, a write session of `fxa_uid` then raises
+        UserMigrating if the user's move to another node has started (the
+        check that keeps a write from being lost during a move).
 
         Write sessions on a collection create its id if needed, lock its
         user_collections row, then take `now`; if the row's last_modified is
@@ -193,6 +203,11 @@ class Storage(Protocol):
         session's `storage_timestamp()` and `collection_timestamps()` would
         give them, from one snapshot: `GET info/collections`, the most
         frequent request, without a session."""
+
+    def refuse_if_migrating(self, fxa_uid: str) -> None:
+        """Raise UserMigrating if the user's move to another node has started
+        (storage-model §9): what every storage request checks first, with
+        allow_migration on."""
 
     def ping(self) -> None:
         """A trivial query; raises UnavailableError if the database is down."""

@@ -229,3 +229,66 @@ def delete_user_records(engine: sa.Engine, email: str) -> int:
     """Delete every record of one email (a deleted account's): the number deleted."""
     with engine.begin() as conn:
         return conn.execute(sa.delete(users).where(users.c.email == email)).rowcount
+
+
+# --- moving users between nodes (`node migrate`, syncstorage/node_migration.py) ---
+
+
+def users_on_node(engine: sa.Engine, url: str, limit: int, *, after: int = 0) -> Sequence[sa.Row]:
+    """(uid, email) of up to `limit` current users of the node with a uid
+    above `after`, lowest uid first."""
+    service_id = ensure_service(engine).id
+    with engine.connect() as conn:
+        node_id = _node_id(conn, service_id, _node_url(url))
+        query = (
+            sa.select(users.c.uid, users.c.email)
+            .where(users.c.service == service_id, users.c.nodeid == node_id, users.c.replaced_at.is_(None))
+            .where(users.c.uid > after)
+            .order_by(users.c.uid)
+            .limit(limit)
+        )
+        return conn.execute(query).all()
+
+
+def current_node(engine: sa.Engine, email: str) -> str | None:
+    """The node URL of the sync user's current record, None without one."""
+    service_id = ensure_service(engine).id
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(nodes.c.node)
+            .select_from(users.join(nodes, users.c.nodeid == nodes.c.id))
+            .where(users.c.service == service_id, users.c.email == email, users.c.replaced_at.is_(None))
+        ).scalar()
+
+
+def move_user(engine: sa.Engine, uid: int, from_url: str, to_url: str) -> bool:
+    """Point the user's current record at the node `to_url`, keeping its uid
+    (the data was copied under it); False if it is not on `from_url` any
+    more. The destination counts one more user and has one slot less
+    available; the source one user less, its available slots unchanged (an
+    operator moving users off a node does not want new ones sent there)."""
+    service_id = ensure_service(engine).id
+    with engine.begin() as conn:
+        from_id = _node_id(conn, service_id, _node_url(from_url))
+        to_id = _node_id(conn, service_id, _node_url(to_url))
+        moved = conn.execute(
+            sa.update(users)
+            .where(users.c.uid == uid, users.c.nodeid == from_id, users.c.replaced_at.is_(None))
+            .values(nodeid=to_id)
+        ).rowcount
+        if not moved:
+            return False
+        conn.execute(
+            sa.update(nodes)
+            .where(nodes.c.id == to_id)
+            .values(
+                current_load=nodes.c.current_load + 1,
+                available=sa.case((nodes.c.available > 0, nodes.c.available - 1), else_=0),
+            )
+        )
+        conn.execute(
+            sa.update(nodes)
+            .where(nodes.c.id == from_id)
+            .values(current_load=sa.case((nodes.c.current_load > 0, nodes.c.current_load - 1), else_=0))
+        )
+        return True

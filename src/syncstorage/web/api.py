@@ -29,15 +29,16 @@ from functools import partial
 from starlette.types import Receive, Scope, Send
 
 from syncstorage import metrics
-from syncstorage.auth import AuthError, HawkAuthenticator, NonceStoreUnavailable
+from syncstorage.auth import AuthError, HawkAuthenticator, Identity, NonceStoreUnavailable
 from syncstorage.logs import one_line
-from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError
+from syncstorage.storage import ConflictError, InvalidOffsetError, UnavailableError, UserMigrating
 from syncstorage.timestamps import format_ms, now_ms
 from syncstorage.web.clients import is_rejected_user_agent
 from syncstorage.web.context import Call, Context, Handler, Result
 from syncstorage.web.errors import (
     OVER_QUOTA,
     RETRY_AFTER_CONFLICT,
+    RETRY_AFTER_MIGRATION,
     RETRY_AFTER_UNAVAILABLE,
     SIZE_LIMIT,
     HTTPError,
@@ -196,7 +197,7 @@ class StorageAPI:
                 return b"".join(chunks)
 
     def _run(
-        self, handler: Handler, call: Call, authenticate: Callable[[], object], state: dict,
+        self, handler: Handler, call: Call, authenticate: Callable[[], Identity], state: dict,
         retry_seconds: float,
     ) -> Result:
         """Authentication, then the handler (in a worker thread, or on the
@@ -204,7 +205,7 @@ class StorageAPI:
         request log alone: its reason goes to state["reason"] (the request
         line carries the uid only as a keyed hash, and no traceback)."""
         try:
-            authenticate()
+            identity = authenticate()
         except AuthError as exc:
             state["reason"] = exc.reason
             headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
@@ -213,7 +214,15 @@ class StorageAPI:
             state["reason"] = one_line("nonce store unavailable", exc)
             raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE}) from None
         try:
+            if self.ctx.allow_migration and identity.fxa_uid is not None:
+                # every endpoint, first (storage-model §9); a write session
+                # checks again under its lock (storage/sql/moves.py)
+                call.fxa_uid = identity.fxa_uid
+                self.ctx.storage.refuse_if_migrating(identity.fxa_uid)
             return _retrying_conflicts(handler, self.ctx, call, retry_seconds)
+        except UserMigrating:
+            state["reason"] = "the user is moving to another node"
+            raise HTTPError(503, headers={"Retry-After": RETRY_AFTER_MIGRATION}) from None
         except ConflictError as exc:
             # the error says which: a lock wait, a deadlock, a cluster
             # abort, or a timestamp that would not advance

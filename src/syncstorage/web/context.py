@@ -44,6 +44,7 @@ class Context:
             advertised["max_quota_limit"] = self.quota_limit
         self.configuration_body = orjson.dumps(advertised)
         self.reject_old_ios_clients = settings.reject_old_ios_clients
+        self.allow_migration = settings.allow_migration
         self.conflict_retry_seconds = settings.conflict_retry_seconds
         self.database_timeout = settings.database_timeout
         self.body_timeout = settings.body_timeout
@@ -62,6 +63,7 @@ class Call:
     query: dict[str, str]  # decoded (storage-api §2)
     headers: dict[str, str]  # lower-case names
     body: bytes
+    fxa_uid: str | None = None  # the token's, once authenticated (storage-model §9)
 
 
 @dataclass(slots=True)

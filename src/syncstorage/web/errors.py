@@ -18,6 +18,7 @@ SIZE_LIMIT = 17
 
 # Seconds a client should wait after a 503 for a write conflict (storage-api §4.3)
 RETRY_AFTER_CONFLICT = "10"
+RETRY_AFTER_MIGRATION = "300"  # the user is moving to another node (storage-model §9)
 
 
 class HTTPError(Exception):

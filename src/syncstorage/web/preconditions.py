@@ -80,5 +80,5 @@ def session(ctx: Context, call: Call, *, write: bool = False) -> Iterator[tuple[
     them costs no database work."""
     pre = Preconditions(call.headers)
     target = call.target
-    with ctx.storage.session(target.uid, target.collection, write=write) as s:
+    with ctx.storage.session(target.uid, target.collection, write=write, fxa_uid=call.fxa_uid) as s:
         yield s, pre.check(s, target)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ... import db, metrics, timestamps
+from . import moves
 from .batches import Batches
 from .collections import MAX_COLLECTIONS_CACHE_SIZE, CollectionIdCache
 from .maintenance import Maintenance
@@ -44,12 +45,15 @@ class SQLStorage(Maintenance):
         database_timeout: float | None = None,
         collection_cache_size: int = MAX_COLLECTIONS_CACHE_SIZE,
         clock: timestamps.Clock = timestamps.WALL_CLOCK,
+        allow_migration: bool = False,
     ):
         """`database_timeout`: seconds any one wait for the database may
         last, the wait for a pooled connection included (the server's
         setting); None for work that may take long (`Dialect.database_timeout`).
-        `clock`: the time of writes, expiry and purges."""
+        `clock`: the time of writes, expiry and purges. `allow_migration`:
+        write sessions check the `migration` table (storage/sql/moves.py)."""
         self.clock = clock
+        self.allow_migration = allow_migration
         self.dialect, self.engine = db.create_engine(
             url, lock_timeout=lock_timeout, database_timeout=database_timeout, pool_size=pool_size
         )
@@ -67,7 +71,7 @@ class SQLStorage(Maintenance):
     # --- the interface ---
     @contextmanager
     def session(
-        self, userid: int, collection: str | None = None, *, write: bool = False
+        self, userid: int, collection: str | None = None, *, write: bool = False, fxa_uid: str | None = None
     ) -> Iterator[SQLSession]:
         queue: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if write and collection is not None:
@@ -76,6 +80,8 @@ class SQLStorage(Maintenance):
             with self.transaction(write=write) as conn:
                 session = SQLSession(self, conn, userid, collection, write)
                 session.start()
+                if write and self.allow_migration and fxa_uid is not None:
+                    moves.refuse_if_migrating(conn, self, fxa_uid, writing=True)
                 yield session
             if writers is not None:
                 writers.last_written = session.now
@@ -100,6 +106,10 @@ class SQLStorage(Maintenance):
                     return session.storage_timestamp(), session.collection_timestamps()
             stamps[name] = last_modified
         return storage_timestamp, stamps
+
+    def refuse_if_migrating(self, fxa_uid: str) -> None:
+        with self.transaction(write=False) as conn:
+            moves.refuse_if_migrating(conn, self, fxa_uid, writing=False)
 
     def ping(self) -> None:
         with self.transaction(write=False) as conn:

@@ -61,7 +61,7 @@ class Maintenance:
         def transaction(self, *, write: bool) -> AbstractContextManager[sa.Connection]: ...
 
         def session(
-            self, userid: int, collection: str | None = None, *, write: bool = False
+            self, userid: int, collection: str | None = None, *, write: bool = False, fxa_uid: str | None = None
         ) -> AbstractContextManager[SQLSession]: ...
 
     def purge(

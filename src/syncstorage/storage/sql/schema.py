@@ -133,6 +133,16 @@ class StorageTables:
             sa.Column("source", sa.String(16), nullable=False),  # background, command, admin
             **_MYSQL,
         )
+        # users being moved off this node (storage-model §3.8, §9; migration
+        # 0006; storage/sql/moves.py): state 1 while moving, 2 once moved
+        self.migration = sa.Table(
+            "migration",
+            self.metadata,
+            sa.Column("fxa_uid", sa.String(255), primary_key=True),
+            sa.Column("started_at", sa.BigInteger, nullable=False),  # ms
+            sa.Column("state", sa.SmallInteger, nullable=False, server_default="0"),
+            **_MYSQL,
+        )
         if shard:
             self.bso_tables = [_bso_table(self.metadata, f"bso{n}") for n in range(shardsize)]
             self.item_tables = [
