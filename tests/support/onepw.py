@@ -184,19 +184,24 @@ class OnepwClient:
 
     # --- onepw (§4) ---
 
-    def create(self, email: str, password: str, *, invite: str | None = None) -> SignedIn:
-        return self._session("/v1/account/create?keys=true", email, password, invite=invite)
+    def create(self, email: str, password: str, *, invite: str | None = None, verified: bool = True) -> SignedIn:
+        """`verified` False: the server must answer that the session waits
+        for a code mailed (email-otp)."""
+        return self._session("/v1/account/create?keys=true", email, password, invite=invite, verified=verified)
 
-    def login(self, email: str, password: str) -> SignedIn:
-        return self._session("/v1/account/login?keys=true", email, password)
+    def login(self, email: str, password: str, *, verified: bool = True) -> SignedIn:
+        return self._session("/v1/account/login?keys=true", email, password, verified=verified)
 
-    def _session(self, path: str, email: str, password: str, invite: str | None = None) -> SignedIn:
+    def _session(
+        self, path: str, email: str, password: str, invite: str | None = None, verified: bool = True
+    ) -> SignedIn:
         creds = Credentials.v1(email, password)
         body: dict[str, Any] = {"email": email, "authPW": creds.auth_pw.hex()}
         if invite is not None:
             body["invite"] = invite
         answer = self.request("POST", path, body)
-        assert answer["verified"] is True and isinstance(answer["authAt"], int)
+        assert answer["verified"] is verified and isinstance(answer["authAt"], int)
+        assert verified or answer["verificationMethod"] == "email-otp"
         return SignedIn(email, password, answer["uid"], answer["sessionToken"], answer.get("keyFetchToken"),
                         creds.unwrap_b_key)
 

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from syncstorage.accounts import crypto, errors, fields, store
 from syncstorage.accounts.hawk import HawkVerifier
 from syncstorage.accounts.http import Call, endpoint
+from syncstorage.accounts.mail import Mailer
 from syncstorage.accounts.ratelimit import Limit, RateLimiter
 from syncstorage.accounts.signing import SigningKey
 from syncstorage.auth.nonces import NonceStore
@@ -64,8 +65,10 @@ class AccountsContext:
         keys: list[SigningKey],
         clock: Clock,
         is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool],
+        mailer: Mailer | None = None,
     ) -> None:
         self.settings = settings
+        self.mailer = mailer  # None: no confirmation by mail (confirm.py)
         self.public_url = settings.effective_accounts_public_url
         self.engine = engine
         self.clock = clock
