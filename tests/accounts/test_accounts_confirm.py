@@ -10,7 +10,6 @@ import re
 import secrets
 
 import pytest
-import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from accounts.conftest import new_email, start_accounts_server
@@ -153,11 +152,11 @@ def app_client(database_url, tmp_path, mail):
         **mail.smtp_settings,
     )
     with TestClient(create_app(settings, clock=clock), base_url=PUBLIC_URL) as http:
-        yield OnepwClient(PUBLIC_URL, http=http, now=clock.time), clock, sa.create_engine(database_url)
+        yield OnepwClient(PUBLIC_URL, http=http, now=clock.time), clock
 
 
 def test_an_expired_code_is_refused_and_a_new_one_works(app_client, mail):
-    client, clock, _engine = app_client
+    client, clock = app_client
     email = new_email()
     signed_in = client.create(email, PASSWORD, verified=False)
     code = mail.wait_code(email)
@@ -168,7 +167,7 @@ def test_an_expired_code_is_refused_and_a_new_one_works(app_client, mail):
 
 
 def test_wrong_codes_are_limited_per_code(app_client, mail, caplog):
-    client, _clock, _engine = app_client
+    client, _clock = app_client
     email = new_email()
     signed_in = client.create(email, PASSWORD, verified=False)
     code = mail.wait_code(email)
@@ -182,7 +181,7 @@ def test_wrong_codes_are_limited_per_code(app_client, mail, caplog):
 
 
 def test_resend_is_limited_in_rate_and_count_and_replaces_the_code(app_client, mail):
-    client, clock, _engine = app_client
+    client, clock = app_client
     email = new_email()
     signed_in = client.create(email, PASSWORD, verified=False)
     resend = lambda: client.request("POST", "/v1/session/resend_code", {}, token=signed_in.session_token)  # noqa: E731
