@@ -230,7 +230,8 @@ class OnepwClient:
 
     def reset(self, email: str, reset_token: str, new_password: str) -> SignedIn:
         new = Credentials.v1(email, new_password)
-        answer = self.request("POST", "/v1/account/reset?keys=true", {"authPW": new.auth_pw.hex(), "sessionToken": True},
+        answer = self.request("POST", "/v1/account/reset?keys=true",
+                              {"email": email, "authPW": new.auth_pw.hex(), "sessionToken": True},
                               token=reset_token, kind="accountResetToken")
         return SignedIn(email, new_password, answer["uid"], answer["sessionToken"], answer.get("keyFetchToken"),
                         new.unwrap_b_key)
