@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 
 from accounts.conftest import new_email, start_accounts_server
 from support.clock import AdvancingClock
-from support.onepw import FIREFOX_CLIENT_ID, SYNC_SCOPE, ApiError, FirefoxFlow, OnepwClient
+from support.onepw import FIREFOX_CLIENT_ID, SYNC_SCOPE, ApiError, Credentials, FirefoxFlow, OnepwClient
 from support.server import free_port
-from support.smtp import MailCatcher, SilentServer
+from support.smtp import SilentServer
 from syncstorage.accounts import confirm
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
@@ -24,12 +24,6 @@ from syncstorage.storage.sql import migrate
 
 PASSWORD = "a password ✓"
 PUBLIC_URL = "http://testserver"
-
-
-@pytest.fixture
-def mail():
-    with MailCatcher() as catcher:
-        yield catcher
 
 
 def errno_of(call) -> tuple[int, int]:
@@ -90,6 +84,15 @@ def test_sign_up_mails_a_code_and_only_the_code_unlocks_keys_and_oauth(database_
             assert errno_of(lambda: verify(client, again.session_token, code)) == (400, 105)  # the first session's
             verify(client, again.session_token, second_code)
             assert client.kb(again) == kb
+
+            # the password alone does not get the keys through a password change either
+            start = {"email": email, "oldAuthPW": Credentials.v1(email, PASSWORD).auth_pw.hex()}
+            assert errno_of(lambda: client.request("POST", "/v1/password/change/start", start)) == (400, 138)
+            unconfirmed = client.login(email, PASSWORD, verified=False)
+            assert errno_of(lambda: client.request(
+                "POST", "/v1/password/change/start", start, token=unconfirmed.session_token)) == (400, 138)
+            changed = client.change_password(again, "a new password")  # signed by a confirmed session
+            assert client.kb(changed) == kb
     finally:
         server.stop()
     log = server.log()

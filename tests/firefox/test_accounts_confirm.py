@@ -13,18 +13,11 @@ import pytest
 
 from firefox import actions, pages
 from support.server import start_server
-from support.smtp import MailCatcher
 
 pytestmark = pytest.mark.e2e  # real server, SMTP and browser processes
 
 EMAIL = "Grace.Hopper@example.org"
 PASSWORD = "a password to confirm ✓"
-
-
-@pytest.fixture
-def mail():
-    with MailCatcher() as catcher:
-        yield catcher
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ class OnepwClient:
         """§7.1 as the settings page does it: kB kept, re-wrapped."""
         old = Credentials.v1(signed_in.email, signed_in.password)
         start = self.request("POST", "/v1/password/change/start",
-                             {"email": signed_in.email, "oldAuthPW": old.auth_pw.hex()})
+                             {"email": signed_in.email, "oldAuthPW": old.auth_pw.hex()}, token=signed_in.session_token)
         bundle = self.request("GET", "/v1/account/keys", token=start["keyFetchToken"], kind="keyFetchToken")
         kb = xor(unbundle(start["keyFetchToken"], bundle["bundle"])[1], old.unwrap_b_key)
         new = Credentials.v1(signed_in.email, new_password)

@@ -236,6 +236,8 @@ def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 def password_change_start(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     account, verifier = _password_proof(ctx, call, "oldAuthPW")
+    if ctx.mailer is not None:
+        _confirmed_session_of(ctx, call, account.uid)
     now = ctx.now_ms()
     with ctx.engine.begin() as conn:
         change = store.issue_token(
@@ -246,6 +248,18 @@ def password_change_start(ctx: AccountsContext, call: Call) -> dict[str, Any]:
             "keyFetchToken": _key_fetch_token(ctx, conn, account, _unwrap(account, verifier), now).seed_hex,
             "passwordChangeToken": change.seed_hex,
         }
+
+
+def _confirmed_session_of(ctx: AccountsContext, call: Call, uid: str) -> None:
+    """With mail on, the password alone must not give the keys a new sign-in
+    gets only with a mailed code: change/start then needs the Hawk
+    signature of a confirmed session of the account (the settings page
+    signs with Firefox's session), else 400 errno 138."""
+    if not call.signed.authorization:
+        raise errors.unverified_session()
+    with ctx.session(call) as (_conn, auth):
+        if auth.account.uid != uid or not auth.token.verified:
+            raise errors.unverified_session()
 
 
 def password_change_finish(ctx: AccountsContext, call: Call) -> dict[str, Any]:

@@ -114,8 +114,12 @@ export class AccountsAPI {
     return this.request("POST", "/v1/account/device/destroy", { body: { id }, token: session(sessionToken) });
   }
 
-  passwordChangeStart(email, oldAuthPW) {
-    return this.request("POST", "/v1/password/change/start", { body: { email, oldAuthPW: toHex(oldAuthPW) } });
+  // Signed with the session: with confirmation by mail on, the server gives
+  // the keys only to a confirmed session's holder (errno 138 otherwise).
+  passwordChangeStart(sessionToken, email, oldAuthPW) {
+    return this.request("POST", "/v1/password/change/start", {
+      body: { email, oldAuthPW: toHex(oldAuthPW) }, token: session(sessionToken),
+    });
   }
 
   passwordChangeFinish(passwordChangeToken, body) {
