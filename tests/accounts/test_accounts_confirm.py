@@ -201,3 +201,15 @@ def test_resend_is_limited_in_rate_and_count_and_replaces_the_code(app_client, m
     assert errno_of(lambda: verify(client, signed_in.session_token, first)) == (400, 105)  # replaced
     verify(client, signed_in.session_token, codes[-1])
     client.kb(signed_in)
+
+
+def test_hostile_codes_are_refused_with_4xx_and_the_right_one_still_works(app_client, mail):
+    client, _clock = app_client
+    email = new_email()
+    signed_in = client.create(email, PASSWORD, verified=False)
+    code = mail.wait_code(email)
+    for bad in (None, 7, [], {}, "", "x" * 33, "\u0000\n", code + "0"):
+        response = client.raw("POST", "/v1/session/verify_code", {"code": bad}, token=signed_in.session_token)
+        assert response.status_code == 400 and response.json()["errno"] in (105, 107), (bad, response.text)
+    verify(client, signed_in.session_token, code)  # fewer than MAX_ATTEMPTS were codes at all
+    client.kb(signed_in)
