@@ -70,7 +70,7 @@ def start(
     """A code for a new unconfirmed session, stored in `conn`'s transaction;
     the caller mails it once that transaction is committed."""
     code = new_code()
-    store.set_code(
+    store.insert_confirmation(
         conn, session_token_id, uid, code, ctx.now_ms(), CODE_TTL_SECONDS * 1000, key_fetch_token_id=key_fetch_token_id,
     )
     return code
@@ -82,14 +82,14 @@ def verify_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         if auth.token.verified:
             return {}  # a repeated request (the page retried): nothing to do
         ctx.limit((f"code:{auth.account.uid}", CODES_PER_ACCOUNT))
-        row = store.find_code(conn, auth.token.token_id)
+        row = store.find_confirmation(conn, auth.token.token_id)
         if row is None:
             failure = "no code for this session"
         elif row.expires_at < ctx.now_ms():
             failure = "expired code"
         elif not store.spend_attempt(conn, auth.token.token_id, MAX_ATTEMPTS):
             failure = "too many wrong codes"
-        elif crypto.equal(store.code_hash(auth.token.token_id, code.strip()), row.code_hash):
+        elif crypto.equal(store.confirmation_hash(auth.token.token_id, code.strip()), row.code_hash):
             store.confirm_session(conn, row)
             return {}
         else:
@@ -105,13 +105,26 @@ def resend_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     with ctx.session(call) as (conn, auth):
         if auth.token.verified:
             return {}
-        row = store.find_code(conn, auth.token.token_id)
-        if row is not None and row.sends >= MAX_SENDS:
-            raise errors.too_many_requests(CODE_TTL_SECONDS, reason="confirmation mails: limit per session reached")
-        if row is not None and now - row.sent_at < RESEND_EVERY_SECONDS * 1000:
-            wait = RESEND_EVERY_SECONDS - (now - row.sent_at) // 1000
-            raise errors.too_many_requests(int(wait), reason="confirmation mail: sent a moment ago")
-        code = start(ctx, conn, auth.account.uid, auth.token.token_id, None)
-        email = auth.account.email
+        session_id, email = auth.token.token_id, auth.account.email
+        row = store.find_confirmation(conn, session_id)
+        code = new_code()
+        if row is None:  # its last code was purged (a day after it expired)
+            try:
+                with conn.begin_nested():
+                    store.insert_confirmation(conn, session_id, auth.account.uid, code, now, CODE_TTL_SECONDS * 1000)
+            except sa.exc.IntegrityError:  # another resend made it at the same moment
+                raise _resent_already(None, now) from None
+        elif not store.replace_confirmation(conn, session_id, code, now, CODE_TTL_SECONDS * 1000,
+                                            sent_before=now - RESEND_EVERY_SECONDS * 1000, max_sends=MAX_SENDS):
+            raise _resent_already(row, now)
     mail_code(ctx, email, code, "login")
     return {}
+
+
+def _resent_already(row: sa.Row | None, now_ms: int) -> errors.ApiError:
+    if row is not None and row.sends >= MAX_SENDS:
+        # more needs a new sign-in (itself rate limited, and a new session)
+        return errors.too_many_requests(CODE_TTL_SECONDS, reason="confirmation mails: limit per session reached")
+    sent_at = row.sent_at if row is not None else now_ms
+    wait = max(1, RESEND_EVERY_SECONDS - (now_ms - sent_at) // 1000)
+    return errors.too_many_requests(int(wait), reason="confirmation mail: sent a moment ago")

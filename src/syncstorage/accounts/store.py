@@ -179,28 +179,39 @@ def delete_session(conn: sa.Connection, token_id: str) -> None:
 # --- confirmation codes (confirm.py) ---
 
 
-def code_hash(session_token_id: str, code: str) -> str:
+def confirmation_hash(session_token_id: str, code: str) -> str:
     """Salted with the session so one code's hash says nothing of another's."""
     return crypto.sha256_hex(f"{session_token_id}:{code}".encode())
 
 
-def set_code(
+def insert_confirmation(
     conn: sa.Connection, session_token_id: str, uid: str, code: str, now_ms: int, ttl_ms: int, *,
     key_fetch_token_id: str | None = None,
 ) -> None:
-    """A new code for the session (the old one, if any, stops working); counts one mail sent."""
-    values = {"code_hash": code_hash(session_token_id, code), "expires_at": now_ms + ttl_ms, "attempts": 0, "sent_at": now_ms}
-    updated = conn.execute(
-        account_codes.update().where(account_codes.c.session_token_id == session_token_id)
-        .values(sends=account_codes.c.sends + 1, **values)
-    ).rowcount
-    if not updated:
-        conn.execute(account_codes.insert().values(
-            session_token_id=session_token_id, uid=uid, key_fetch_token_id=key_fetch_token_id, sends=1, **values,
-        ))
+    """The first code of a session: one mail sent."""
+    conn.execute(account_codes.insert().values(
+        session_token_id=session_token_id, uid=uid, key_fetch_token_id=key_fetch_token_id,
+        code_hash=confirmation_hash(session_token_id, code), expires_at=now_ms + ttl_ms, attempts=0, sends=1,
+        sent_at=now_ms,
+    ))
 
 
-def find_code(conn: sa.Connection, session_token_id: str) -> sa.Row | None:
+def replace_confirmation(
+    conn: sa.Connection, session_token_id: str, code: str, now_ms: int, ttl_ms: int, *, sent_before: int, max_sends: int
+) -> bool:
+    """A new code in place of the session's last one (which stops working),
+    if that one was sent before `sent_before` and fewer than `max_sends`
+    were: one conditional update, so two requests at once send one mail."""
+    return conn.execute(
+        account_codes.update()
+        .where(account_codes.c.session_token_id == session_token_id, account_codes.c.sent_at <= sent_before,
+               account_codes.c.sends < max_sends)
+        .values(code_hash=confirmation_hash(session_token_id, code), expires_at=now_ms + ttl_ms, attempts=0,
+                sends=account_codes.c.sends + 1, sent_at=now_ms)
+    ).rowcount == 1
+
+
+def find_confirmation(conn: sa.Connection, session_token_id: str) -> sa.Row | None:
     return conn.execute(sa.select(account_codes).where(account_codes.c.session_token_id == session_token_id)).first()
 
 
