@@ -48,10 +48,10 @@ def new_code() -> str:
 
 
 def mail_code(ctx: AccountsContext, email: str, code: str, reason: str) -> None:
-    """Send `code` to `email`, or 422 errno 151 (the reason, for the log
+    """Send `code` ("signup", "login" or "resend" `reason`) to `email`, or 422 errno 151 (the reason, for the log
     line, names the SMTP failure and never the code)."""
     assert ctx.mailer is not None
-    what = "create your account" if reason == "signup" else "sign in"
+    what = {"signup": "create your account", "login": "sign in"}.get(reason, "sign in or create your account")
     text = (
         f"Your confirmation code is {code}\n\n"
         f"Type it in the page where you asked to {what} on {ctx.public_url}.\n"
@@ -117,7 +117,7 @@ def resend_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         elif not store.replace_confirmation(conn, session_id, code, now, CODE_TTL_SECONDS * 1000,
                                             sent_before=now - RESEND_EVERY_SECONDS * 1000, max_sends=MAX_SENDS):
             raise _resent_already(row, now)
-    mail_code(ctx, email, code, "login")
+    mail_code(ctx, email, code, "resend")
     return {}
 
 
