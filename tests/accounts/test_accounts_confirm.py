@@ -16,7 +16,7 @@ from accounts.conftest import new_email, start_accounts_server
 from support.clock import AdvancingClock
 from support.onepw import FIREFOX_CLIENT_ID, SYNC_SCOPE, ApiError, Credentials, FirefoxFlow, OnepwClient
 from support.server import free_port
-from support.smtp import SilentServer
+from support.smtp import MailCatcher, SilentServer, make_certificate
 from syncstorage.accounts import confirm
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
@@ -140,6 +140,32 @@ def test_an_smtp_server_that_hangs_costs_a_bounded_wait_and_answers_151(sqlite_u
             server.stop()
     log = server.log()
     assert "did not answer within 1 s" in log and "Traceback" not in log
+
+
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # aiosmtpd, see support/smtp.py
+def test_mail_over_tls_with_auth_and_a_checked_certificate(sqlite_url, tmp_path, tls):
+    certificate = make_certificate(tmp_path / "smtp.pem")
+    with MailCatcher(tls, certificate, login=("sync", "mail password")) as mail:
+        untrusted = start_accounts_server(tmp_path / "untrusted", sqlite_url, **mail.smtp_settings)
+        try:
+            with OnepwClient(untrusted.base_url) as client:
+                assert errno_of(lambda: client.create(new_email(), PASSWORD, verified=False)) == (422, 151)
+        finally:
+            untrusted.stop()
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.log()
+
+        trusting = start_accounts_server(tmp_path / "trusting", sqlite_url, **mail.smtp_settings,
+                                         extra_env={"SSL_CERT_FILE": str(certificate)})
+        try:
+            with OnepwClient(trusting.base_url) as client:
+                email = new_email()
+                signed_in = client.create(email, PASSWORD, verified=False)
+                verify(client, signed_in.session_token, mail.wait_code(email))
+                client.kb(signed_in)
+        finally:
+            trusting.stop()
+        assert "mail password" not in trusting.log()
 
 
 # --- in process, with a clock the test moves ---
