@@ -17,7 +17,8 @@ from support.clock import AdvancingClock
 from support.onepw import FIREFOX_CLIENT_ID, SYNC_SCOPE, ApiError, Credentials, FirefoxFlow, OnepwClient
 from support.server import free_port
 from support.smtp import MailCatcher, SilentServer, make_certificate
-from syncstorage.accounts import confirm
+from syncstorage.accounts import confirm, store
+from syncstorage.accounts.context import PURGE_EVERY_SECONDS
 from syncstorage.app import create_app
 from syncstorage.settings import Settings
 from syncstorage.storage.sql import migrate
@@ -239,3 +240,14 @@ def test_hostile_codes_are_refused_with_4xx_and_the_right_one_still_works(app_cl
         assert response.status_code == 400 and response.json()["errno"] in (105, 107), (bad, response.text)
     verify(client, signed_in.session_token, code)  # fewer than MAX_ATTEMPTS were codes at all
     client.kb(signed_in)
+
+
+def test_an_unconfirmed_session_is_purged_a_day_on_and_a_confirmed_one_stays(app_client, mail):
+    client, clock = app_client
+    email = new_email()
+    confirmed = client.create(email, PASSWORD, verified=False)
+    verify(client, confirmed.session_token, mail.wait_code(email))
+    abandoned = client.login(email, PASSWORD, verified=False)
+    clock.advance(store.UNCONFIRMED_KEPT_MS / 1000 + PURGE_EVERY_SECONDS)
+    client.request("GET", "/v1/session/status", token=confirmed.session_token)  # runs the purge, and stays
+    assert errno_of(lambda: client.request("GET", "/v1/session/status", token=abandoned.session_token)) == (401, 110)

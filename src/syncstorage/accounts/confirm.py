@@ -108,23 +108,18 @@ def resend_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         session_id, email = auth.token.token_id, auth.account.email
         row = store.find_confirmation(conn, session_id)
         code = new_code()
-        if row is None:  # its last code was purged (a day after it expired)
-            try:
-                with conn.begin_nested():
-                    store.insert_confirmation(conn, session_id, auth.account.uid, code, now, CODE_TTL_SECONDS * 1000)
-            except sa.exc.IntegrityError:  # another resend made it at the same moment
-                raise _resent_already(None, now) from None
-        elif not store.replace_confirmation(conn, session_id, code, now, CODE_TTL_SECONDS * 1000,
+        if row is None:  # purged with its session a day on; the session is going too
+            raise errors.invalid_auth_token("an unconfirmed session's code is gone: sign in again")
+        if not store.replace_confirmation(conn, session_id, code, now, CODE_TTL_SECONDS * 1000,
                                             sent_before=now - RESEND_EVERY_SECONDS * 1000, max_sends=MAX_SENDS):
             raise _resent_already(row, now)
     mail_code(ctx, email, code, "resend")
     return {}
 
 
-def _resent_already(row: sa.Row | None, now_ms: int) -> errors.ApiError:
-    if row is not None and row.sends >= MAX_SENDS:
+def _resent_already(row: sa.Row, now_ms: int) -> errors.ApiError:
+    if row.sends >= MAX_SENDS:
         # more needs a new sign-in (itself rate limited, and a new session)
         return errors.too_many_requests(CODE_TTL_SECONDS, reason="confirmation mails: limit per session reached")
-    sent_at = row.sent_at if row is not None else now_ms
-    wait = max(1, RESEND_EVERY_SECONDS - (now_ms - sent_at) // 1000)
+    wait = max(1, RESEND_EVERY_SECONDS - (now_ms - row.sent_at) // 1000)
     return errors.too_many_requests(int(wait), reason="confirmation mail: sent a moment ago")

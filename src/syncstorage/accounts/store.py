@@ -30,6 +30,8 @@ KEY_FETCH = "keyFetchToken"
 PASSWORD_CHANGE = "passwordChangeToken"
 ACCOUNT_RESET = "accountResetToken"
 
+UNCONFIRMED_KEPT_MS = 86_400_000  # an unconfirmed session and its code (confirm.py)
+
 
 def normalize_email(email: str) -> str:
     return email.lower()
@@ -320,5 +322,11 @@ def purge_expired(conn: sa.Connection, now_ms: int, code_ttl_ms: int) -> None:
     conn.execute(tokens.delete().where(tokens.c.expires_at.is_not(None), tokens.c.expires_at < now_ms))
     conn.execute(revoked_access_tokens.delete().where(revoked_access_tokens.c.expires_at < now_ms // 1000))
     conn.execute(invites.delete().where(invites.c.expires_at < now_ms))
-    # kept a day past expiry: the row counts the mails sent (resend limit)
-    conn.execute(account_codes.delete().where(account_codes.c.expires_at < now_ms - 86_400_000))
+    # Sessions still unconfirmed a day on were abandoned (or an intruder's
+    # who had the password but not the mailbox); a code row is kept as long,
+    # since it counts the mails sent (resend limit).
+    day_ago = now_ms - UNCONFIRMED_KEPT_MS
+    conn.execute(tokens.delete().where(
+        tokens.c.kind == SESSION, tokens.c.verified == sa.false(), tokens.c.created_at < day_ago
+    ))
+    conn.execute(account_codes.delete().where(account_codes.c.sent_at < day_ago))
