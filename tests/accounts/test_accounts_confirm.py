@@ -65,6 +65,10 @@ def test_sign_up_mails_a_code_and_only_the_code_unlocks_keys_and_oauth(database_
                 "POST", "/v1/account/scoped-key-data", {"client_id": FIREFOX_CLIENT_ID, "scope": SYNC_SCOPE},
                 token=signed_in.session_token)) == (400, 138)
             assert errno_of(lambda: client.access_token(signed_in.session_token)) == (400, 138)
+            # nor anything else but its status, sign-out and the code
+            assert errno_of(lambda: client.access_token(signed_in.session_token, scope="profile")) == (400, 138)
+            assert errno_of(lambda: client.request("GET", "/v1/account/devices", token=signed_in.session_token)) \
+                == (400, 138)
             assert client.request("GET", "/v1/session/status", token=signed_in.session_token)["state"] == "unverified"
             assert email_status(client, signed_in.session_token) == {
                 "email": email, "verified": False, "sessionVerified": False, "emailVerified": False}

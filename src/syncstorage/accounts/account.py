@@ -25,9 +25,10 @@ def routes(ctx: AccountsContext) -> list[Route]:
         ctx.route("GET", "/v1/account/status", status_by_uid),
         ctx.route("POST", "/v1/account/status", status_by_email),
         ctx.route("POST", "/v1/account/destroy", destroy),
-        ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION),
-        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION, unconfirmed_ok=True),
+        ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION, unconfirmed_ok=True),
+        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION,
+                  unconfirmed_ok=True),
         ctx.route("POST", "/v1/password/change/start", password_change_start),
         ctx.route("POST", "/v1/password/change/finish", password_change_finish, signed_by=store.PASSWORD_CHANGE),
         ctx.route("POST", "/v1/account/reset", reset, signed_by=store.ACCOUNT_RESET),
@@ -257,8 +258,8 @@ def _confirmed_session_of(ctx: AccountsContext, call: Call, uid: str) -> None:
     signs with Firefox's session), else 400 errno 138."""
     if not call.signed.authorization:
         raise errors.unverified_session()
-    with ctx.session(call) as (_conn, auth):
-        if auth.account.uid != uid or not auth.token.verified:
+    with ctx.session(call) as (_conn, auth):  # an unconfirmed one is refused 138 there
+        if auth.account.uid != uid:
             raise errors.unverified_session()
 
 

@@ -36,10 +36,11 @@ CODES_PER_ACCOUNT = Limit(burst=20, per_seconds=60)
 
 def routes(ctx: AccountsContext) -> list[Route]:
     return [
-        ctx.route("POST", "/v1/session/verify_code", verify_code, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/session/resend_code", resend_code, signed_by=store.SESSION),
-        # what older Firefox code calls for the same
-        ctx.route("POST", "/v1/recovery_email/resend_code", resend_code, signed_by=store.SESSION),
+        ctx.route("POST", "/v1/session/verify_code", verify_code, signed_by=store.SESSION, unconfirmed_ok=True),
+        ctx.route("POST", "/v1/session/resend_code", resend_code, signed_by=store.SESSION, unconfirmed_ok=True),
+        # what Firefox's own client code calls for the same
+        ctx.route("POST", "/v1/recovery_email/resend_code", resend_code, signed_by=store.SESSION,
+                  unconfirmed_ok=True),
     ]
 
 
