@@ -17,6 +17,7 @@ from syncstorage.storage.sql.migrate import upgrade
 from support import databases
 from support.databases import BACKENDS, drop_created_databases, fresh_database_url
 from support.mock_fxa import MockFxA
+from support.smtp import MailCatcher
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -46,6 +47,14 @@ def fxa():
     mock = MockFxA()
     yield mock
     mock.close()
+
+
+@pytest.fixture
+def mail():
+    """A real SMTP server on loopback that keeps the mails it receives
+    (the accounts' confirmation codes); `mail.smtp_settings` point a server at it."""
+    with MailCatcher() as catcher:
+        yield catcher
 
 
 @pytest.fixture

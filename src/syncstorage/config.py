@@ -128,7 +128,7 @@ def _toml(value: object) -> str:
 
 def _is_secret(name: str) -> bool:
     # admin_token holds only a hash, but a hash still lets one guess offline
-    return "secret" in name or name == "admin_token"
+    return "secret" in name or "password" in name or name == "admin_token"
 
 
 def _shown_value(name: str, value: object) -> str:

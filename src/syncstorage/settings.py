@@ -173,6 +173,24 @@ class Settings(BaseSettings):
     # then asks to reconnect); 0 = sessions live until sign-out.
     accounts_session_idle_days: int = Field(default=0, ge=0)
 
+    # --- e-mail confirmation of accounts (docs/accounts.md "Confirming by e-mail") ---
+    # The SMTP server that mails confirmation codes. Unset: no mail; every
+    # account and sign-in is confirmed at once. Set: sign-up and each new
+    # sign-in wait for the code sent to the account's address.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # "starttls" (upgrade the connection, usually port 587), "tls" (TLS from
+    # the first byte, usually port 465) or "none" (plain text: a local relay only).
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    # Credentials for SMTP AUTH; no username: no AUTH.
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # The From address of the mails; required with smtp_host.
+    smtp_from: str | None = None
+    # Seconds a request waits for the SMTP server (connection, each reply and
+    # the whole sending) before it answers that the mail could not be sent.
+    smtp_timeout: float = Field(default=10, gt=0, le=120)
+
     # --- metrics (docs/operations.md "Metrics"); all off by default ---
     # Prometheus: served by the app at metrics_path, or, when metrics_port is
     # set, on that port of `host` instead (and not by the app).
@@ -243,6 +261,16 @@ class Settings(BaseSettings):
         if any(not s for s in value):
             raise ValueError("a master secret may not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("smtp_from (the From address of confirmation mails) is needed with smtp_host")
+        if self.smtp_from and ("@" not in self.smtp_from or any(c in self.smtp_from for c in "\r\n")):
+            raise ValueError("smtp_from must be one e-mail address")
+        if self.smtp_password and not self.smtp_username:
+            raise ValueError("smtp_password needs smtp_username")
+        return self
 
     @field_validator("metrics_path")
     @classmethod

@@ -160,6 +160,26 @@ def test_reset_makes_a_new_kb(accounts_server, client: OnepwClient):
     assert used.value.errno == 110
 
 
+def test_a_reset_salted_with_another_address_is_refused_before_the_code_is_spent(accounts_server, client: OnepwClient):
+    """The page stretches the new password with the address typed in the
+    reset form; sign-in salts with the address as created, so the server
+    answers 120 with that address (the page retries with it, as for login)."""
+    from support.server import invoke_cli
+
+    email = "Mixed.Case-" + new_email()
+    client.create(email, PASSWORD)
+    code = invoke_cli("account", "reset-password", email.lower(), env=accounts_server.env).stdout.strip()
+    with pytest.raises(ApiError) as case:
+        client.reset(email.lower(), code, "another password")
+    assert (case.value.errno, case.value.body["email"]) == (120, email)
+    with pytest.raises(ApiError) as other:
+        client.reset(new_email(), code, "another password")
+    assert other.value.errno == 107
+    reset = client.reset(email, code, "another password")  # the code still works
+    client.kb(reset)
+    client.kb(client.login(email, "another password"))
+
+
 def test_devices_commands_profile_and_sign_out(accounts_server, client: OnepwClient):
     email = new_email()
     desktop = client.create(email, PASSWORD)

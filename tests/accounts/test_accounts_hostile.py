@@ -33,6 +33,8 @@ ENDPOINTS = [
     ("POST", "/v1/session/destroy", "sessionToken"),
     ("GET", "/v1/recovery_email/status", "sessionToken"),
     ("POST", "/v1/recovery_email/resend_code", "sessionToken"),
+    ("POST", "/v1/session/verify_code", "sessionToken"),
+    ("POST", "/v1/session/resend_code", "sessionToken"),
     ("POST", "/v1/password/change/start", None),
     ("POST", "/v1/password/change/finish", "passwordChangeToken"),
     ("POST", "/v1/account/reset", "accountResetToken"),

@@ -1,4 +1,4 @@
-"""The accounts tables: migration 0004 creates exactly accounts/schema.py
+"""The accounts tables: migrations 0004, 0006 and 0008 create exactly accounts/schema.py
 on every database."""
 
 from __future__ import annotations

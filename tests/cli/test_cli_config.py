@@ -83,10 +83,13 @@ def test_show_masks_secrets(tmp_path, env):
     env["SYNCSTORAGE_DATABASE_URL"] = "postgresql://sync:hunter2@db.example/sync"
     env["SYNCSTORAGE_NONCE_STORE_URL"] = "redis://:redispass@127.0.0.1:6379/0"
     env["SYNCSTORAGE_ADMIN_TOKEN"] = hash_token("the admin token here", log2_n=4)
+    env.update(SYNCSTORAGE_SMTP_HOST="smtp.example.org", SYNCSTORAGE_SMTP_FROM="sync@example.org",
+               SYNCSTORAGE_SMTP_USERNAME="sync", SYNCSTORAGE_SMTP_PASSWORD="mailpass")
     out = invoke_cli("config", "show", env=env).stdout
-    for secret in ("old secret words", "the newest secret", "hunter2", "redispass", "$scrypt$"):
+    for secret in ("old secret words", "the newest secret", "hunter2", "redispass", "$scrypt$", "mailpass"):
         assert secret not in out
     values = shown(out)
+    assert values["smtp_password"].startswith('"<hidden, 8 characters>"')
     assert values["admin_token"].startswith('"<hidden, ')
     assert values["master_secret"].startswith('["<hidden, 16 characters>", "<hidden, 17 characters>"]')
     assert values["database_url"].startswith('"postgresql://sync:***@db.example/sync"')

@@ -219,3 +219,31 @@ def wait_signed_out(firefox: Firefox) -> None:
         const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
         return !(await getFxAccountsSingleton().getSignedInUser());
     """), PAGE_TIMEOUT)
+
+
+def confirm_with_code(firefox: Firefox, code: str) -> None:
+    """Type the mailed confirmation code into the page's code form, once it
+    shows, and press Enter (keyboard only, as a person would)."""
+    with content(firefox) as client:
+        _wait("the confirmation code form", lambda: client.execute_script(
+            'const form = document.getElementById("code-form"); return !form.hidden && !form.hasAttribute("aria-busy");'),
+            CONNECT_TIMEOUT, lambda: _page_error(client))
+        label = client.find_element("css selector", 'label[for="code"]')
+        assert label.text == "Confirmation code", label.text
+        field = client.find_element("id", "code")
+        field.clear()
+        field.send_keys(code + "\ue007")  # Enter submits the form
+
+
+def code_error_text(firefox: Firefox) -> str:
+    """The error the page announces (role=alert) for the code typed, once
+    the code form is no longer busy checking it; the field is then marked
+    invalid and has the keyboard focus again."""
+    with content(firefox) as client:
+        return _wait("an error for the code", lambda: client.execute_script("""
+            const form = document.getElementById("code-form");
+            const field = document.getElementById("code");
+            const ready = !form.hasAttribute("aria-busy") && field.getAttribute("aria-invalid") == "true"
+                && document.activeElement == field;
+            return ready && document.getElementById("error").textContent;
+        """), PAGE_TIMEOUT)

@@ -2,7 +2,9 @@
 operator's reset code, a new password typed into /reset_password in the
 Firefox that was signed in. The reset makes a new kB, so a new Sync key (a
 new kid): Firefox takes it and uploads its data again, which a new profile
-signing in with the new password then receives."""
+signing in with the new password then receives. The reset form is typed
+with the address in capitals: the password must still be salted with the
+address as created (errno 120 and a retry, as at sign-in)."""
 
 from __future__ import annotations
 
@@ -35,7 +37,9 @@ def test_a_reset_in_the_page_gives_firefox_a_new_key_and_its_data_syncs_again(ac
 
     reset = run_cli("account", "reset-password", EMAIL, env=server.env)
     assert reset.returncode == 0, reset.stderr
-    pages.sign_in_through_page(first, server.public_url, EMAIL, NEW_PASSWORD, mode="/reset_password",
+    # typed in another letter case: the page must still salt with the address
+    # as created, or the next sign-in's password would not match
+    pages.sign_in_through_page(first, server.public_url, EMAIL.upper(), NEW_PASSWORD, mode="/reset_password",
                                reset_code=reset.stdout.strip())
     new_key_id = first.run(SYNC_KEY_ID)
     assert new_key_id != old_key_id

@@ -184,19 +184,24 @@ class OnepwClient:
 
     # --- onepw (§4) ---
 
-    def create(self, email: str, password: str, *, invite: str | None = None) -> SignedIn:
-        return self._session("/v1/account/create?keys=true", email, password, invite=invite)
+    def create(self, email: str, password: str, *, invite: str | None = None, verified: bool = True) -> SignedIn:
+        """`verified` False: the server must answer that the session waits
+        for a code mailed (email-otp)."""
+        return self._session("/v1/account/create?keys=true", email, password, invite=invite, verified=verified)
 
-    def login(self, email: str, password: str) -> SignedIn:
-        return self._session("/v1/account/login?keys=true", email, password)
+    def login(self, email: str, password: str, *, verified: bool = True) -> SignedIn:
+        return self._session("/v1/account/login?keys=true", email, password, verified=verified)
 
-    def _session(self, path: str, email: str, password: str, invite: str | None = None) -> SignedIn:
+    def _session(
+        self, path: str, email: str, password: str, invite: str | None = None, verified: bool = True
+    ) -> SignedIn:
         creds = Credentials.v1(email, password)
         body: dict[str, Any] = {"email": email, "authPW": creds.auth_pw.hex()}
         if invite is not None:
             body["invite"] = invite
         answer = self.request("POST", path, body)
-        assert answer["verified"] is True and isinstance(answer["authAt"], int)
+        assert answer["verified"] is verified and isinstance(answer["authAt"], int)
+        assert verified or answer["verificationMethod"] == "email-otp"
         return SignedIn(email, password, answer["uid"], answer["sessionToken"], answer.get("keyFetchToken"),
                         creds.unwrap_b_key)
 
@@ -210,7 +215,7 @@ class OnepwClient:
         """§7.1 as the settings page does it: kB kept, re-wrapped."""
         old = Credentials.v1(signed_in.email, signed_in.password)
         start = self.request("POST", "/v1/password/change/start",
-                             {"email": signed_in.email, "oldAuthPW": old.auth_pw.hex()})
+                             {"email": signed_in.email, "oldAuthPW": old.auth_pw.hex()}, token=signed_in.session_token)
         bundle = self.request("GET", "/v1/account/keys", token=start["keyFetchToken"], kind="keyFetchToken")
         kb = xor(unbundle(start["keyFetchToken"], bundle["bundle"])[1], old.unwrap_b_key)
         new = Credentials.v1(signed_in.email, new_password)
@@ -225,7 +230,8 @@ class OnepwClient:
 
     def reset(self, email: str, reset_token: str, new_password: str) -> SignedIn:
         new = Credentials.v1(email, new_password)
-        answer = self.request("POST", "/v1/account/reset?keys=true", {"authPW": new.auth_pw.hex(), "sessionToken": True},
+        answer = self.request("POST", "/v1/account/reset?keys=true",
+                              {"email": email, "authPW": new.auth_pw.hex(), "sessionToken": True},
                               token=reset_token, kind="accountResetToken")
         return SignedIn(email, new_password, answer["uid"], answer["sessionToken"], answer.get("keyFetchToken"),
                         new.unwrap_b_key)

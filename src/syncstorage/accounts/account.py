@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.routing import Route
 
-from syncstorage.accounts import crypto, errors, fields, store
+from syncstorage.accounts import confirm, crypto, errors, fields, store
 from syncstorage.accounts.context import LOOKUP_PER_ADDRESS, AccountsContext, Authenticated
 from syncstorage.accounts.http import Call
 
@@ -25,10 +25,10 @@ def routes(ctx: AccountsContext) -> list[Route]:
         ctx.route("GET", "/v1/account/status", status_by_uid),
         ctx.route("POST", "/v1/account/status", status_by_email),
         ctx.route("POST", "/v1/account/destroy", destroy),
-        ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION),
-        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION),
-        ctx.route("POST", "/v1/recovery_email/resend_code", resend_code, signed_by=store.SESSION),
+        ctx.route("GET", "/v1/session/status", session_status, signed_by=store.SESSION, unconfirmed_ok=True),
+        ctx.route("POST", "/v1/session/destroy", session_destroy, signed_by=store.SESSION, unconfirmed_ok=True),
+        ctx.route("GET", "/v1/recovery_email/status", recovery_email_status, signed_by=store.SESSION,
+                  unconfirmed_ok=True),
         ctx.route("POST", "/v1/password/change/start", password_change_start),
         ctx.route("POST", "/v1/password/change/finish", password_change_finish, signed_by=store.PASSWORD_CHANGE),
         ctx.route("POST", "/v1/account/reset", reset, signed_by=store.ACCOUNT_RESET),
@@ -44,25 +44,62 @@ def _signed_in(
 ) -> dict[str, Any]:
     """A new session (and with keys=true a key-fetch token carrying kA ‖
     wrapKb): the answer of create, login, change and reset."""
+    answer, _code = _new_session(ctx, conn, call, account, wrap_kb)
+    return answer
+
+
+def _new_session(
+    ctx: AccountsContext, conn: sa.Connection, call: Call, account: sa.Row, wrap_kb: bytes | None,
+    *, confirm_by_mail: str | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """`_signed_in`; with `confirm_by_mail` ("signup" or "login") and mail
+    on, the session and key-fetch token wait for a code (confirm.py): the
+    answer says so, and the code is returned for the caller to mail once
+    the transaction is committed."""
     now = ctx.now_ms()
-    session = store.issue_token(conn, store.SESSION, account.uid, now, user_agent=call.user_agent)
+    confirming = confirm_by_mail is not None and ctx.mailer is not None
+    session = store.issue_token(conn, store.SESSION, account.uid, now, user_agent=call.user_agent, verified=not confirming)
     answer: dict[str, Any] = {
         "uid": account.uid,
         "sessionToken": session.seed_hex,
         "authAt": now // 1000,
-        "verified": True,
+        "verified": not confirming,
     }
+    key_fetch = None
     if wrap_kb is not None and _wants_keys(call):
-        answer["keyFetchToken"] = _key_fetch_token(ctx, conn, account, wrap_kb, now)
-    return answer
+        key_fetch = _key_fetch_token(ctx, conn, account, wrap_kb, now, verified=not confirming)
+        answer["keyFetchToken"] = key_fetch.seed_hex
+    if not confirming:
+        return answer, None
+    answer.update(verificationMethod="email-otp", verificationReason=confirm_by_mail)
+    code = confirm.start(ctx, conn, account.uid, session.token_id, key_fetch.token_id if key_fetch else None)
+    return answer, code
 
 
-def _key_fetch_token(ctx: AccountsContext, conn: sa.Connection, account: sa.Row, wrap_kb: bytes, now: int) -> str:
+def _mail_code(ctx: AccountsContext, email: str, answer: dict[str, Any], code: str | None, reason: str) -> None:
+    """Mail the code of a new session; when the mail fails, the session is
+    withdrawn (422 errno 151) and the account stays: signing in again mails
+    a new code."""
+    if code is None:
+        return
+    try:
+        confirm.mail_code(ctx, email, code, reason)
+    except errors.ApiError:
+        with ctx.engine.begin() as conn:
+            for seed, kind in ((answer["sessionToken"], store.SESSION), (answer.get("keyFetchToken"), store.KEY_FETCH)):
+                if seed:
+                    store.delete_session(conn, crypto.token_keys(bytes.fromhex(seed), kind).token_id)
+        raise
+
+
+def _key_fetch_token(
+    ctx: AccountsContext, conn: sa.Connection, account: sa.Row, wrap_kb: bytes, now: int, *, verified: bool = True
+) -> store.IssuedToken:
     return store.issue_token(
         conn, store.KEY_FETCH, account.uid, now,
         expires_at=now + ctx.settings.accounts_key_fetch_ttl * 1000,
-        keys=(bytes.fromhex(account.ka), wrap_kb),
-    ).seed_hex
+        keys=(bytes.fromhex(account.ka), wrap_kb), verified=verified,
+    )
 
 
 def _unwrap(account: sa.Row, verifier: crypto.Verifier) -> bytes:
@@ -95,11 +132,13 @@ def create(ctx: AccountsContext, call: Call) -> dict[str, Any]:
             raise errors.account_exists(email)
         try:
             with conn.begin_nested():
-                uid = store.insert_account(conn, email, verifier, ctx.now_ms())
+                uid = store.insert_account(conn, email, verifier, ctx.now_ms(), verified=ctx.mailer is None)
         except sa.exc.IntegrityError:
             raise errors.account_exists(email) from None  # created at the same moment
         account = _current(conn, uid)
-        return _signed_in(ctx, conn, call, account, _unwrap(account, verifier))
+        answer, code = _new_session(ctx, conn, call, account, _unwrap(account, verifier), confirm_by_mail="signup")
+    _mail_code(ctx, account.email, answer, code, "signup")
+    return answer
 
 
 def _password_proof(ctx: AccountsContext, call: Call, password_field: str = "authPW") -> tuple[sa.Row, crypto.Verifier]:
@@ -130,7 +169,9 @@ def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         current = store.find_account(conn, uid=account.uid)
         if current is None or current.verify_hash != verifier.verify_hash.hex():
             raise errors.incorrect_password(account.email)  # changed meanwhile
-        return _signed_in(ctx, conn, call, current, _unwrap(current, verifier))
+        answer, code = _new_session(ctx, conn, call, current, _unwrap(current, verifier), confirm_by_mail="login")
+    _mail_code(ctx, current.email, answer, code, "login")
+    return answer
 
 
 # --- keys (§4.7) ---
@@ -138,6 +179,8 @@ def login(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 def keys(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     with ctx.authenticated(call, store.KEY_FETCH) as (conn, auth):
+        if not auth.token.verified:  # kept: it works once its session is confirmed (confirm.py)
+            raise errors.unverified_account()
         if not store.delete_token(conn, auth.token.token_id):  # single use (§4.7)
             raise errors.invalid_auth_token("key-fetch token used by another request meanwhile")
     return {"bundle": auth.token.key_bundle}
@@ -184,12 +227,6 @@ def recovery_email_status(ctx: AccountsContext, call: Call) -> dict[str, Any]:
         }
 
 
-def resend_code(ctx: AccountsContext, call: Call) -> dict[str, Any]:
-    """Firefox offers "resend" for an unverified account; accounts here are
-    verified when created, so there is nothing to send."""
-    return {}
-
-
 def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     """§7.4: the password proves it; a session is not needed."""
     account, _verifier = _password_proof(ctx, call)
@@ -205,6 +242,8 @@ def destroy(ctx: AccountsContext, call: Call) -> dict[str, Any]:
 
 def password_change_start(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     account, verifier = _password_proof(ctx, call, "oldAuthPW")
+    if ctx.mailer is not None:
+        _confirmed_session_of(ctx, call, account.uid)
     now = ctx.now_ms()
     with ctx.engine.begin() as conn:
         change = store.issue_token(
@@ -212,9 +251,21 @@ def password_change_start(ctx: AccountsContext, call: Call) -> dict[str, Any]:
             expires_at=now + ctx.settings.accounts_key_fetch_ttl * 1000,
         )
         return {
-            "keyFetchToken": _key_fetch_token(ctx, conn, account, _unwrap(account, verifier), now),
+            "keyFetchToken": _key_fetch_token(ctx, conn, account, _unwrap(account, verifier), now).seed_hex,
             "passwordChangeToken": change.seed_hex,
         }
+
+
+def _confirmed_session_of(ctx: AccountsContext, call: Call, uid: str) -> None:
+    """With mail on, the password alone must not give the keys a new sign-in
+    gets only with a mailed code: change/start then needs the Hawk
+    signature of a confirmed session of the account (the settings page
+    signs with Firefox's session), else 400 errno 138."""
+    if not call.signed.authorization:
+        raise errors.unverified_session()
+    with ctx.session(call) as (_conn, auth):  # an unconfirmed one is refused 138 there
+        if auth.account.uid != uid:
+            raise errors.unverified_session()
 
 
 def password_change_finish(ctx: AccountsContext, call: Call) -> dict[str, Any]:
@@ -266,11 +317,27 @@ def _current(conn: sa.Connection, uid: str) -> sa.Row:
     return account
 
 
+def _salted_with_stored_email(body: dict[str, Any], account: sa.Row) -> None:
+    """The page stretched the new password with the `email` it sends; sign-in
+    salts with the address as created (§4.4), so another letter case is
+    refused with errno 120 and that address (the page retries with it, as it
+    does for login), and another address with 107, before the reset token
+    is spent."""
+    if "email" not in body:
+        return  # a client that does not say (older pages): its own care
+    email = fields.email(body)
+    if email != account.email:
+        if store.normalize_email(email) != account.normal_email:
+            raise errors.invalid_parameter("email", "not the address of the reset code's account")
+        raise errors.incorrect_email_case(account.email)
+
+
 def reset(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     """A new password and a new kB (unless the page supplies wrapKb): every
     scoped key changes, so Firefox starts a fresh sync (§7.2)."""
     auth = _holder(ctx, call, store.ACCOUNT_RESET)
     body = call.json()
+    _salted_with_stored_email(body, auth.account)
     auth_pw = fields.hex_bytes(body, "authPW")
     wrap_kb = fields.hex_bytes(body, "wrapKb") if "wrapKb" in body else crypto.new_seed()
     wants_session = fields.flag(body, "sessionToken", default=True)

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from syncstorage.accounts import crypto, errors, fields, store
 from syncstorage.accounts.hawk import HawkVerifier
 from syncstorage.accounts.http import Call, endpoint
+from syncstorage.accounts.mail import Mailer
 from syncstorage.accounts.ratelimit import Limit, RateLimiter
 from syncstorage.accounts.signing import SigningKey
 from syncstorage.auth.nonces import NonceStore
@@ -65,11 +66,13 @@ class AccountsContext:
         clock: Clock,
         is_unavailable: Callable[[sa.exc.SQLAlchemyError], bool],
         account_deleted: Callable[[str], None] | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         """`account_deleted(uid)`: called after an account deleted itself
         (app.py deletes its synced data, which this package cannot reach)."""
         self.settings = settings
         self.account_deleted = account_deleted
+        self.mailer = mailer  # None: no confirmation by mail (confirm.py)
         self.public_url = settings.effective_accounts_public_url
         self.engine = engine
         self.clock = clock
@@ -83,16 +86,21 @@ class AccountsContext:
 
     def route(
         self, method: str, path: str, handler: Callable[[AccountsContext, Call], Any], *,
-        signed_by: str | None = None, refresh_token_ok: bool = False,
+        signed_by: str | None = None, refresh_token_ok: bool = False, unconfirmed_ok: bool = False,
     ) -> Route:
         """`signed_by`: the token kind whose Hawk signature the request must
         carry; checked before the handler looks at the body.
         `refresh_token_ok`: a mobile app's `Bearer <refresh token>` may stand
-        in for the session (the device endpoints, spec §2.6)."""
+        in for the session (the device endpoints, spec §2.6).
+        `unconfirmed_ok`: a session still waiting for its mailed code
+        (confirm.py) may make the request; elsewhere it is refused, 400
+        errno 138, so the password alone gets nothing but the chance to
+        confirm."""
 
         def run(call: Call) -> Any:
             self.purge_if_due()
             call.refresh_token_ok = refresh_token_ok
+            call.unconfirmed_ok = unconfirmed_ok
             if signed_by is not None:
                 with self.authenticated(call, signed_by):
                     pass
@@ -178,6 +186,8 @@ class AccountsContext:
                 raise errors.invalid_auth_token("the token's account is gone")
             if kind == store.SESSION and attributes is not None:  # once per request
                 store.touch_session(conn, token_id, now)
+            if kind == store.SESSION and not token.verified and not call.unconfirmed_ok:
+                raise errors.unverified_session()
             holder = Holder(token.token_id, bool(token.verified), token.auth_at, token.key_bundle)
             yield conn, Authenticated(holder, account)
 
@@ -204,10 +214,6 @@ class AccountsContext:
             return token.expires_at < now_ms
         idle_days = self.settings.accounts_session_idle_days
         return bool(idle_days) and token.last_used_at < now_ms - idle_days * 86_400_000
-
-    def session_verified(self, token: Holder) -> None:
-        if not token.verified:
-            raise errors.unverified_session()
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -57,6 +57,10 @@ def unverified_account() -> ApiError:
     return ApiError(400, 104, "Unverified account")
 
 
+def invalid_code(reason: str) -> ApiError:
+    return ApiError(400, 105, "Invalid or expired confirmation code", reason=reason)
+
+
 def invalid_json(reason: str = "") -> ApiError:
     return ApiError(400, 106, "Invalid JSON in request body", reason=reason)
 
@@ -89,8 +93,8 @@ def body_too_large() -> ApiError:
     return ApiError(413, 113, "Request body too large")
 
 
-def too_many_requests(retry_after: int) -> ApiError:
-    return ApiError(429, 114, "Client has sent too many requests", retryAfter=retry_after)
+def too_many_requests(retry_after: int, reason: str = "") -> ApiError:
+    return ApiError(429, 114, "Client has sent too many requests", reason=reason, retryAfter=retry_after)
 
 
 def invalid_nonce() -> ApiError:
@@ -115,6 +119,10 @@ def request_blocked(reason: str) -> ApiError:
 
 def unverified_session() -> ApiError:
     return ApiError(400, 138, "Unconfirmed session")
+
+
+def mail_failed(reason: str) -> ApiError:
+    return ApiError(422, 151, "Failed to send email", reason=reason)
 
 
 def unavailable_command() -> ApiError:

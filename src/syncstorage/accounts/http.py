@@ -43,6 +43,7 @@ class Call:
     query: dict[str, str]
     signer: str | None = None  # the token id whose Hawk signature was checked, once it was
     refresh_token_ok: bool = False  # set by the route: see AccountsContext.route
+    unconfirmed_ok: bool = False  # likewise
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:

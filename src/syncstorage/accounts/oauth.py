@@ -86,8 +86,6 @@ def authorization(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     fields.text(body, "redirect_uri", 2048, required=False)
     code = secrets.token_hex(32)
     with ctx.session(call) as (conn, auth):
-        if _needs_keys(scopes):
-            ctx.session_verified(auth.token)
         store.insert_code(
             conn, code, client_id=client_id, uid=auth.account.uid, session_token_id=auth.token.token_id,
             scope=" ".join(scopes), access_type=access_type, code_challenge=challenge, keys_jwe=keys_jwe,
@@ -172,8 +170,6 @@ def _session_grant(ctx: AccountsContext, call: Call, body: dict[str, Any], clien
     ttl = _ttl(ctx, body)
     offline = body.get("access_type") == "offline"
     with ctx.session(call) as (conn, auth):
-        if _needs_keys(scopes):
-            ctx.session_verified(auth.token)
         return _grant(ctx, conn, auth.account, client_id, scopes, ttl, auth.token.auth_at, offline=offline)
 
 
@@ -275,7 +271,6 @@ def scoped_key_data(ctx: AccountsContext, call: Call) -> dict[str, Any]:
     _client(body)
     scopes = _scopes(body)
     with ctx.session(call) as (_conn, auth):
-        ctx.session_verified(auth.token)
         if auth.token.auth_at * 1000 < auth.account.keys_changed_at - 1000:
             raise errors.stale_auth()
         return {

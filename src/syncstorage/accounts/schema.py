@@ -140,3 +140,21 @@ invites = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     **_MYSQL,
 )
+
+# The confirmation code a session waits for when mail is on (docs/accounts.md
+# "Confirming by e-mail"): one row per unconfirmed session, the code only as
+# a hash. `key_fetch_token_id`: the key-fetch token issued with the session,
+# confirmed with it.
+account_codes = sa.Table(
+    "account_codes",
+    metadata,
+    sa.Column("session_token_id", HEX32, primary_key=True),
+    sa.Column("uid", UID, nullable=False, index=True),
+    sa.Column("key_fetch_token_id", HEX32, nullable=True),
+    sa.Column("code_hash", HEX32, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # wrong codes typed for this code
+    sa.Column("sends", sa.Integer, nullable=False),  # mails sent for this session
+    sa.Column("sent_at", sa.BigInteger, nullable=False),
+    **_MYSQL,
+)

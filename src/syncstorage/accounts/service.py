@@ -17,8 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncstorage import db
-from syncstorage.accounts import access_tokens, account, devices, discovery, oauth, profile, signing
+from syncstorage.accounts import access_tokens, account, confirm, devices, discovery, oauth, profile, signing
 from syncstorage.accounts.context import AccountsContext
+from syncstorage.accounts.mail import Mailer
 from syncstorage.accounts.pages import page_routes
 from syncstorage.auth.nonces import make_nonce_store
 from syncstorage.settings import Settings
@@ -58,6 +59,7 @@ class AccountsServer:
             clock,
             is_unavailable=lambda exc: self.dialect.expected_error(exc) is not None,
             account_deleted=account_deleted,
+            mailer=Mailer(settings) if settings.smtp_host else None,
         )
 
     @property
@@ -66,6 +68,7 @@ class AccountsServer:
         return [
             *discovery.routes(ctx),
             *account.routes(ctx),
+            *confirm.routes(ctx),
             *oauth.routes(ctx),
             *devices.routes(ctx),
             *profile.routes(ctx),
@@ -87,6 +90,8 @@ class AccountsServer:
             log.exception("accounts: cannot purge expired tokens at start-up")
 
     def close(self) -> None:
+        if self.context.mailer is not None:
+            self.context.mailer.close()
         self.engine.dispose()
 
     def verify_access_token(self, bearer: str) -> access_tokens.AccessClaims | None:

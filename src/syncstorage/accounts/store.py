@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from syncstorage.accounts import crypto
 from syncstorage.db import prefix_range
 from syncstorage.accounts.schema import (
+    account_codes,
     accounts,
     device_commands,
     devices,
@@ -29,6 +30,8 @@ SESSION = "sessionToken"
 KEY_FETCH = "keyFetchToken"
 PASSWORD_CHANGE = "passwordChangeToken"
 ACCOUNT_RESET = "accountResetToken"
+
+UNCONFIRMED_KEPT_MS = 86_400_000  # an unconfirmed session and its code (confirm.py)
 
 
 def normalize_email(email: str) -> str:
@@ -102,11 +105,13 @@ def password_columns(verifier: crypto.Verifier, wrap_kb: bytes) -> dict[str, Any
     }
 
 
-def insert_account(conn: sa.Connection, email: str, verifier: crypto.Verifier, now_ms: int) -> str:
-    """A new verified account with a random kB (wrapped) and kA; returns its uid."""
+def insert_account(
+    conn: sa.Connection, email: str, verifier: crypto.Verifier, now_ms: int, *, verified: bool = True
+) -> str:
+    """A new account with a random kB (wrapped) and kA; returns its uid."""
     uid = secrets.token_hex(16)
     conn.execute(accounts.insert().values(
-        uid=uid, email=email, normal_email=normalize_email(email), email_verified=True,
+        uid=uid, email=email, normal_email=normalize_email(email), email_verified=verified,
         ka=secrets.token_hex(32), verifier_set_at=now_ms, keys_changed_at=now_ms,
         created_at=now_ms, profile_changed_at=now_ms,
         **password_columns(verifier, secrets.token_bytes(32)),
@@ -144,6 +149,10 @@ def revoke_everything(conn: sa.Connection, uid: str, *, keep_session: str | None
     conn.execute(tokens.delete().where(token_filter))
     conn.execute(refresh_tokens.delete().where(refresh_tokens.c.uid == uid))
     conn.execute(oauth_codes.delete().where(oauth_codes.c.uid == uid))
+    code_filter = account_codes.c.uid == uid
+    if keep_session is not None:
+        code_filter &= account_codes.c.session_token_id != keep_session
+    conn.execute(account_codes.delete().where(code_filter))
 
 
 # --- tokens (§4.5) ---
@@ -158,13 +167,15 @@ class IssuedToken:
 def issue_token(
     conn: sa.Connection, kind: str, uid: str, now_ms: int, *,
     expires_at: int | None = None, keys: tuple[bytes, bytes] | None = None, user_agent: str | None = None,
+    verified: bool = True,
 ) -> IssuedToken:
     """`keys`: (kA, wrapKb) for a key-fetch token, kept only as the bundle
-    encrypted to the token's keyRequestKey (§4.7), as FxA does."""
+    encrypted to the token's keyRequestKey (§4.7), as FxA does. `verified`
+    False: the token waits for a confirmation code (confirm.py)."""
     seed = crypto.new_seed()
     derived = crypto.token_keys(seed, kind)
     conn.execute(tokens.insert().values(
-        token_id=derived.token_id, kind=kind, uid=uid, hmac_key=derived.hmac_key.hex(), verified=True,
+        token_id=derived.token_id, kind=kind, uid=uid, hmac_key=derived.hmac_key.hex(), verified=verified,
         auth_at=now_ms // 1000, created_at=now_ms, last_used_at=now_ms, expires_at=expires_at,
         key_bundle=crypto.key_bundle(derived.extra, *keys) if keys else None,
         user_agent=user_agent[:255] if user_agent else None,
@@ -201,7 +212,65 @@ def sessions_of(conn: sa.Connection, uid: str) -> list[sa.Row]:
 
 def delete_session(conn: sa.Connection, token_id: str) -> None:
     conn.execute(devices.delete().where(devices.c.session_token_id == token_id))
+    conn.execute(account_codes.delete().where(account_codes.c.session_token_id == token_id))
     delete_token(conn, token_id)
+
+
+# --- confirmation codes (confirm.py) ---
+
+
+def confirmation_hash(session_token_id: str, code: str) -> str:
+    """Salted with the session so one code's hash says nothing of another's."""
+    return crypto.sha256_hex(f"{session_token_id}:{code}".encode())
+
+
+def insert_confirmation(
+    conn: sa.Connection, session_token_id: str, uid: str, code: str, now_ms: int, ttl_ms: int, *,
+    key_fetch_token_id: str | None = None,
+) -> None:
+    """The first code of a session: one mail sent."""
+    conn.execute(account_codes.insert().values(
+        session_token_id=session_token_id, uid=uid, key_fetch_token_id=key_fetch_token_id,
+        code_hash=confirmation_hash(session_token_id, code), expires_at=now_ms + ttl_ms, attempts=0, sends=1,
+        sent_at=now_ms,
+    ))
+
+
+def replace_confirmation(
+    conn: sa.Connection, session_token_id: str, code: str, now_ms: int, ttl_ms: int, *, sent_before: int, max_sends: int
+) -> bool:
+    """A new code in place of the session's last one (which stops working),
+    if that one was sent before `sent_before` and fewer than `max_sends`
+    were: one conditional update, so two requests at once send one mail."""
+    return conn.execute(
+        account_codes.update()
+        .where(account_codes.c.session_token_id == session_token_id, account_codes.c.sent_at <= sent_before,
+               account_codes.c.sends < max_sends)
+        .values(code_hash=confirmation_hash(session_token_id, code), expires_at=now_ms + ttl_ms, attempts=0,
+                sends=account_codes.c.sends + 1, sent_at=now_ms)
+    ).rowcount == 1
+
+
+def find_confirmation(conn: sa.Connection, session_token_id: str) -> sa.Row | None:
+    return conn.execute(sa.select(account_codes).where(account_codes.c.session_token_id == session_token_id)).first()
+
+
+def spend_attempt(conn: sa.Connection, session_token_id: str, max_attempts: int) -> bool:
+    """Count one try at the session's code; False when none is left (atomic:
+    two requests at once cannot both take the last one)."""
+    return conn.execute(
+        account_codes.update()
+        .where(account_codes.c.session_token_id == session_token_id, account_codes.c.attempts < max_attempts)
+        .values(attempts=account_codes.c.attempts + 1)
+    ).rowcount == 1
+
+
+def confirm_session(conn: sa.Connection, code_row: sa.Row) -> None:
+    """The session, its key-fetch token and the account's address are confirmed."""
+    confirmed = [code_row.session_token_id, *([code_row.key_fetch_token_id] if code_row.key_fetch_token_id else [])]
+    conn.execute(tokens.update().where(tokens.c.token_id.in_(confirmed)).values(verified=True))
+    conn.execute(accounts.update().where(accounts.c.uid == code_row.uid).values(email_verified=True))
+    conn.execute(account_codes.delete().where(account_codes.c.session_token_id == code_row.session_token_id))
 
 
 # --- invitations ---
@@ -291,3 +360,11 @@ def purge_expired(conn: sa.Connection, now_ms: int, code_ttl_ms: int) -> None:
     conn.execute(tokens.delete().where(tokens.c.expires_at.is_not(None), tokens.c.expires_at < now_ms))
     conn.execute(revoked_access_tokens.delete().where(revoked_access_tokens.c.expires_at < now_ms // 1000))
     conn.execute(invites.delete().where(invites.c.expires_at < now_ms))
+    # Sessions still unconfirmed a day on were abandoned (or an intruder's
+    # who had the password but not the mailbox); a code row is kept as long,
+    # since it counts the mails sent (resend limit).
+    day_ago = now_ms - UNCONFIRMED_KEPT_MS
+    conn.execute(tokens.delete().where(
+        tokens.c.kind == SESSION, tokens.c.verified == sa.false(), tokens.c.created_at < day_ago
+    ))
+    conn.execute(account_codes.delete().where(account_codes.c.sent_at < day_ago))

@@ -74,10 +74,21 @@ export class AccountsAPI {
 
   // A new password (and a new kB: spec §7.2) with the code of
   // `syncstorage account reset-password`, an accountResetToken.
-  resetAccount(resetCode, authPW) {
+  // `email` salted authPW: the server answers errno 120 with the account's
+  // own address when the letter case differs, as login does.
+  resetAccount(resetCode, email, authPW) {
     return this.request("POST", "/v1/account/reset?keys=true", {
-      body: { authPW: toHex(authPW), sessionToken: true }, token: { hex: resetCode, type: "accountResetToken" },
+      body: { email, authPW: toHex(authPW), sessionToken: true }, token: { hex: resetCode, type: "accountResetToken" },
     });
+  }
+
+  // The code mailed for an unconfirmed session (verificationMethod "email-otp").
+  verifyCode(sessionToken, code) {
+    return this.request("POST", "/v1/session/verify_code", { body: { code }, token: session(sessionToken) });
+  }
+
+  resendCode(sessionToken) {
+    return this.request("POST", "/v1/session/resend_code", { body: {}, token: session(sessionToken) });
   }
 
   // The single use of a keyFetchToken: {bundle} (spec §4.7).
@@ -103,8 +114,12 @@ export class AccountsAPI {
     return this.request("POST", "/v1/account/device/destroy", { body: { id }, token: session(sessionToken) });
   }
 
-  passwordChangeStart(email, oldAuthPW) {
-    return this.request("POST", "/v1/password/change/start", { body: { email, oldAuthPW: toHex(oldAuthPW) } });
+  // Signed with the session: with confirmation by mail on, the server gives
+  // the keys only to a confirmed session's holder (errno 138 otherwise).
+  passwordChangeStart(sessionToken, email, oldAuthPW) {
+    return this.request("POST", "/v1/password/change/start", {
+      body: { email, oldAuthPW: toHex(oldAuthPW) }, token: session(sessionToken),
+    });
   }
 
   passwordChangeFinish(passwordChangeToken, body) {

@@ -88,12 +88,18 @@ async function buildKeysJwe(api, sessionToken, oauth, kB) {
 
 // Steps 2-9. `authenticate()`: steps 2-3 (stretch the password; create,
 // log in or reset) -> {email, result: the API's answer, unwrapBKey};
+// `confirm(sessionToken, email)`: resolves once the user confirmed an
+// unconfirmed session with the mailed code (step 3b);
 // `ui.progress(text)` shows how far it got. `action` goes to Firefox.
-export async function connectFirefox({ api, channel, oauth, authenticate, action, ui }) {
+export async function connectFirefox({ api, channel, oauth, authenticate, confirm, action, ui }) {
   const { email, result: account, unwrapBKey } = await authenticate();
   let kB = null;
   try {
     const sessionToken = account.sessionToken;
+    if (!account.verified && account.verificationMethod == "email-otp") {
+      await confirm(sessionToken, email);
+      account.verified = true;
+    }
     if (!account.verified || !account.keyFetchToken) {
       throw new FlowStopped("The server did not confirm this sign-in.");
     }

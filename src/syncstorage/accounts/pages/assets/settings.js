@@ -94,7 +94,7 @@ async function changePassword(event) {
     await busy(form, async () => {
       messages.progress("Changing the password…");
       const started = await withCredentials(user.email, $("old-password").value,
-        (email, credentials) => api.passwordChangeStart(email, credentials.authPW));
+        (email, credentials) => api.passwordChangeStart(user.sessionToken, email, credentials.authPW));
       unwrapBKey = started.unwrapBKey;
       kB = await fetchKb(api, started.result.keyFetchToken, unwrapBKey);
       newCredentials = await deriveCredentials(started.email, $("new-password").value);

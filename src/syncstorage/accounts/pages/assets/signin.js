@@ -25,7 +25,7 @@ const MODES = {
   "/reset_password": {
     title: "Reset the password", heading: "Set a new password", submit: "Set password", action: "signin",
     fields: ["confirm-row", "reset-row", "reset-hint", "password-hint"], newPassword: true,
-    call: (api, email, credentials) => api.resetAccount($("reset-code").value.trim().toLowerCase(), credentials.authPW),
+    call: (api, email, credentials) => api.resetAccount($("reset-code").value.trim().toLowerCase(), email, credentials.authPW),
     progress: "Setting the new password…",
   },
 };
@@ -83,6 +83,56 @@ function checkInput() {
   return null;
 }
 
+// Step 3b, when the server mails a code (verificationMethod "email-otp"):
+// resolves once it accepted the code typed; "Send a new code" asks for another.
+function confirmByCode(sessionToken, email) {
+  const codeForm = $("code-form");
+  const input = $("code");
+  $("code-email").textContent = email;
+  form.hidden = true;
+  codeForm.hidden = false;
+  messages.progress("Check your mail for the confirmation code.");
+  $("code-heading").focus();
+  return new Promise(resolve => {
+    async function check(event) {
+      event.preventDefault();
+      input.removeAttribute("aria-invalid");
+      const code = input.value.trim();
+      if (!/^[0-9]{4,16}$/.test(code)) {
+        messages.fail("Type the code from the mail: digits only.");
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
+      try {
+        messages.progress("Checking the code…");
+        await busy(codeForm, () => api.verifyCode(sessionToken, code));
+      } catch (error) {
+        messages.fail(error);
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
+      codeForm.removeEventListener("submit", check);
+      $("code-resend").removeEventListener("click", resend);
+      codeForm.reset();
+      codeForm.hidden = true;
+      resolve();
+    }
+    async function resend() {
+      try {
+        await busy(codeForm, () => api.resendCode(sessionToken));
+        messages.progress("A new code was sent: the one before no longer works.");
+      } catch (error) {
+        messages.fail(error);
+      }
+      input.focus();
+    }
+    codeForm.addEventListener("submit", check);
+    $("code-resend").addEventListener("click", resend);
+  });
+}
+
 async function submit(event) {
   event.preventDefault();
   form.querySelectorAll("[aria-invalid]").forEach(input => input.removeAttribute("aria-invalid"));
@@ -102,7 +152,7 @@ async function submit(event) {
       }
       messages.progress(mode.progress);
       const done = await connectFirefox({
-        api, channel, oauth, action: mode.action, ui: messages,
+        api, channel, oauth, action: mode.action, ui: messages, confirm: confirmByCode,
         authenticate: () => withCredentials(email, password, (email, credentials) => mode.call(api, email, credentials)),
       });
       form.reset();
@@ -116,6 +166,8 @@ async function submit(event) {
   } catch (error) {
     // A flow Firefox no longer knows (restart, another tab) starts afresh.
     oauth = null;
+    $("code-form").hidden = true;
+    form.hidden = false;
     messages.fail(error);
     $("error").focus();
   }

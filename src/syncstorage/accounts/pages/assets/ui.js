@@ -6,10 +6,12 @@ const MESSAGES = {
   102: "There is no account with this email. Create one instead.",
   103: "Incorrect password.",
   104: "This account is not confirmed yet.",
+  105: "Wrong or expired code. Check the latest mail, or send a new code.",
   107: "The server refused a value of this form.",
   110: "Your session has ended, or the reset code is wrong or used up.",
   125: "The server refused: sign-up may need an invitation code, or it is closed.",
   138: "This sign-in is not confirmed yet.",
+  151: "The server could not send the confirmation mail. Your account is kept: sign in again later to get a code.",
 };
 
 export function describeError(error) {
