@@ -51,7 +51,7 @@ def _removal(ctx: AdminContext) -> AccountRemoval:
 
 async def _account(ctx: AdminContext, request: Request):
     uid = request.path_params["uid"]
-    if len(uid) != 32 or any(c not in "0123456789abcdef" for c in uid):
+    if not fields.is_hex(uid, 32):  # an upper-case uid finds no row either: 404 as before
         raise Refusal(404, "admin accounts: no such account")
     try:
         return await run_in_threadpool(admin.find, ctx.tokenserver, uid=uid)
