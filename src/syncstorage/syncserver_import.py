@@ -36,7 +36,6 @@ of at most `chunk_size` rows, each its own short transaction.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from syncstorage import db
 from syncstorage.logs import driver_error
@@ -69,8 +68,6 @@ _COLUMNS = {
     "users": ("uid", "service", "email", "generation", "client_state", "created_at", "replaced_at"),
     "services": ("id", "service"),
 }
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class SourceProblem(Exception):
@@ -187,7 +184,7 @@ def open_source(url: str, own_databases: dict[str, str]) -> Source:
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise SourceProblem(f"not a database URL: {exc}") from None
     for setting, own in own_databases.items():
-        if _same_database(parsed, make_url(own)):
+        if db.same_database(parsed, make_url(own)):
             raise SourceProblem(f"this is this server's own database ({setting}); give the old server's sqluri")
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "")
@@ -209,30 +206,6 @@ def open_source(url: str, own_databases: dict[str, str]) -> Source:
     except BaseException:
         engine.dispose()
         raise
-
-
-def _same_database(a: URL, b: URL) -> bool:
-    """Whether two URLs, however written, name one database: one SQLite file
-    (relative or absolute, through links), or one database (and schema
-    search path) on one server. Users and drivers do not matter."""
-
-    def family(url: URL) -> str:
-        name = url.get_backend_name()
-        return {"postgres": "postgresql", "mariadb": "mysql"}.get(name, name)
-
-    def place(url: URL) -> tuple:
-        host = (url.host or "localhost").lower()
-        return ("loopback" if host in _LOOPBACK else host, url.port or _DEFAULT_PORTS.get(family(url)),
-                url.database, url.query.get("options"))
-
-    if family(a) != family(b):
-        return False
-    if family(a) == "sqlite":
-        try:
-            return os.path.samefile(a.database or "", b.database or "")
-        except OSError:  # one of them does not exist (yet)
-            return False
-    return place(a) == place(b)
 
 
 class Source:

@@ -262,6 +262,19 @@ def test_the_same_database_for_both_nodes_is_refused(sqlite_pair):
     assert "give --from-database and --to-database" in _one_line_refusal(result, exit_code=2)
 
 
+def test_the_same_database_spelled_otherwise_is_refused(sqlite_pair, tmp_path):
+    # on the string comparison the command had first, a link to the source
+    # file was taken for another node's database
+    link = tmp_path / "link-to-a.db"
+    link.symlink_to(tmp_path / "a.db")
+    result = invoke(
+        sqlite_pair.source_url, "node", "migrate", "--from", NODE_A, "--to", NODE_B,
+        "--to-database", f"sqlite:///{link}",
+        allow_migration="true", tokenserver_database_url=sqlite_pair.token_url,
+    )
+    assert "give --from-database and --to-database" in _one_line_refusal(result, exit_code=2)
+
+
 def test_one_run_at_a_time_per_source(sqlite_pair):
     source, dest = storages(sqlite_pair)
     held = source.dialect.try_lock(source.engine, LOCK_NAME, 600)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
+from syncstorage import db
 from syncstorage.cli.common import SettingsProblem, config_option, settings_from
 from syncstorage.cli.db import DatabaseProblem, database_problem, require_current_schema
 from syncstorage.config import masked_url
@@ -62,7 +64,7 @@ def node_migrate(config_file, from_url, to_url, limit, from_database, to_databas
     dest_url = to_database or settings.effective_database_url
     if from_url == to_url:
         raise SettingsProblem("--from and --to name the same node")
-    if source_url == dest_url:
+    if source_url == dest_url or _same_database(source_url, dest_url):
         raise SettingsProblem(
             f"both nodes' data would be in {masked_url(source_url)}: give --from-database and --to-database"
         )
@@ -108,3 +110,11 @@ def _node(engine: sa.Engine, database_url: str, url: str) -> sa.Row | None:
         return admin.find_node(engine, url)
     except sa.exc.SQLAlchemyError as exc:
         raise database_problem(database_url, exc) from None
+
+
+def _same_database(a: str, b: str) -> bool:
+    """Two URLs written differently may name one database (db.same_database)."""
+    try:
+        return db.same_database(make_url(a), make_url(b))
+    except sa.exc.ArgumentError:  # not a URL: opening it below says so in one line
+        return False

@@ -24,6 +24,7 @@ from .mysql import MySQLDialect
 from .postgresql import PostgresDialect
 from .prefix import prefix_range
 from .sqlite import SQLiteDialect
+from .urls import same_database
 
 __all__ = [
     "WRITE_OPTION",
@@ -36,6 +37,7 @@ __all__ = [
     "create_engine",
     "for_url",
     "prefix_range",
+    "same_database",
 ]
 
 _DIALECTS: dict[str, type[Dialect]] = {
